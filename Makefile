@@ -1,0 +1,46 @@
+# Two commands on a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := conformance/node_modules/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8787
+DATABASE ?= .wakeful/wakeful.db
+
+.PHONY: run test lint typecheck pytest conformance bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): conformance/package.json conformance/package-lock.json
+	cd conformance && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(STAMP)
+	mkdir -p $(dir $(DATABASE))
+	$(BIN)/wakeful serve --host $(HOST) --port $(PORT) --database $(DATABASE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+conformance: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -q tests/test_conformance.py
+
+bench: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/streams_bench.py
+
+clean:
+	rm -rf $(VENV) conformance/node_modules

@@ -1,0 +1,1 @@
+"""The Durable Streams layer: append-only, offset-addressed logs served over HTTP."""

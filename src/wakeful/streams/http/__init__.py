@@ -1,0 +1,1 @@
+"""The HTTP face of the streams layer (the Durable Streams protocol)."""

@@ -1,0 +1,22 @@
+"""Storage backends for streams: one interface, SQLite embedded and PostgreSQL shared."""
+
+from __future__ import annotations
+
+from .base import Storage
+
+
+def open_storage(url: str, **options: object) -> Storage:
+    """The backend for a database URL or file path (``sqlite:///x.db``, ``x.db``, ``:memory:``)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStorage
+
+        return PostgresStorage(url, **options)  # type: ignore[arg-type]
+    from .sqlite import SqliteStorage
+
+    path = url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
+    if url.startswith("sqlite:////"):
+        path = "/" + url.removeprefix("sqlite:////")
+    return SqliteStorage(path, **options)  # type: ignore[arg-type]
+
+
+__all__ = ["Storage", "open_storage"]

@@ -1,0 +1,71 @@
+"""The storage interface every backend implements.
+
+Backends own transactions: each method is one atomic unit, and the protocol decisions
+inside it come from :mod:`wakeful.streams.rules` so that backends agree. After a commit a
+backend publishes the ids of changed streams to :attr:`Storage.hub`, which wakes live
+readers in this process (a shared-database backend also relays changes from others).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ..hub import ChangeHub
+from ..model import AppendRequest, AppendResult, CreateRequest, CreateResult, ReadResult, StreamRecord
+
+DEFAULT_CHUNK_BYTES = 1 << 20
+
+
+class Storage(ABC):
+    """Durable streams: create, append, read, delete, and stream metadata."""
+
+    def __init__(self) -> None:
+        self.hub = ChangeHub()
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Open connections and apply schema migrations."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Flush pending writes and close connections."""
+
+    @abstractmethod
+    async def create(self, request: CreateRequest) -> CreateResult:
+        """Create a stream (or a fork), or confirm an identical existing one."""
+
+    @abstractmethod
+    async def append(self, request: AppendRequest) -> AppendResult:
+        """Append messages and/or close, with producer and sequence checks."""
+
+    @abstractmethod
+    async def delete(self, path: str) -> None:
+        """Delete a stream; one with live forks is soft-deleted until they are gone."""
+
+    @abstractmethod
+    async def head(self, path: str) -> StreamRecord:
+        """A stream's metadata, without refreshing its TTL."""
+
+    @abstractmethod
+    async def read(
+        self, path: str, position: int | None, max_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> ReadResult:
+        """Messages from ``position`` (None: the tail), up to about ``max_bytes``."""
+
+    @abstractmethod
+    async def lookup_live(self, stream_id: int) -> StreamRecord | None:
+        """The stream's current record by id, or None once it is gone (for live readers)."""
+
+    @abstractmethod
+    async def read_from(
+        self, stream: StreamRecord, position: int, max_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> ReadResult:
+        """Like :meth:`read` for an already resolved stream, without touching its TTL."""
+
+    @abstractmethod
+    async def list_paths(self, prefix: str = "", limit: int = 1000) -> list[str]:
+        """Paths of live streams, in order."""
+
+    @abstractmethod
+    async def expire(self) -> int:
+        """Remove streams past their TTL or expiry time; returns how many."""

@@ -1,0 +1,471 @@
+"""The embedded SQLite backend: one file, WAL, group-committed writes.
+
+Writes go through one writer thread (:mod:`.sqlite_writer`); reads use their own
+connection on the event loop's thread, which WAL lets run beside the writer without
+waiting for it. ``synchronous=NORMAL`` (the default) makes every acknowledged write
+survive the server process being killed; ``synchronous=FULL`` also survives power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .. import framing, rules
+from ..errors import BadRequest, Conflict, Gone, NotFound
+from ..forks import fork_request_key, levels
+from ..model import (
+    AppendRequest,
+    AppendResult,
+    CreateRequest,
+    CreateResult,
+    ProducerClaim,
+    ProducerState,
+    ReadResult,
+    StreamRecord,
+)
+from .base import DEFAULT_CHUNK_BYTES, Storage
+from .sqlite_schema import migrate
+from .sqlite_writer import Effects, GroupCommitWriter
+
+T = TypeVar("T")
+
+_COLUMNS = (
+    "id, path, content_type, created_at, ttl_seconds, expires_at, last_access, tail, closed,"
+    " closed_by_id, closed_by_epoch, closed_by_seq, last_seq, fork_of, fork_pos, fork_request,"
+    " forks, deleted"
+)
+
+
+def _record(row: tuple[Any, ...]) -> StreamRecord:
+    closed_by = ProducerClaim(row[9], row[10], row[11]) if row[9] is not None else None
+    return StreamRecord(
+        id=row[0],
+        path=row[1],
+        content_type=row[2],
+        created_at=row[3],
+        ttl_seconds=row[4],
+        expires_at=row[5],
+        last_access=row[6],
+        tail=row[7],
+        closed=bool(row[8]),
+        closed_by=closed_by,
+        last_seq=row[12],
+        fork_of=row[13],
+        fork_pos=row[14],
+        fork_request=row[15],
+        forks=row[16],
+        deleted=bool(row[17]),
+    )
+
+
+def _by_path(connection: sqlite3.Connection, path: str) -> StreamRecord | None:
+    row = connection.execute(f"SELECT {_COLUMNS} FROM streams WHERE path = ?", (path,)).fetchone()
+    return _record(row) if row is not None else None
+
+
+def _by_id(connection: sqlite3.Connection, stream_id: int) -> StreamRecord | None:
+    row = connection.execute(f"SELECT {_COLUMNS} FROM streams WHERE id = ?", (stream_id,)).fetchone()
+    return _record(row) if row is not None else None
+
+
+def _visible(record: StreamRecord | None, path: str, now: float) -> StreamRecord:
+    """The record if a client may address it; 404 when absent or expired, 410 when deleted."""
+    if record is None or (not record.deleted and record.expired(now)):
+        raise NotFound(f"stream {path!r} does not exist")
+    if record.deleted:
+        raise Gone(f"stream {path!r} was deleted")
+    return record
+
+
+def _chain(connection: sqlite3.Connection, stream: StreamRecord) -> list[StreamRecord]:
+    chain = [stream]
+    while chain[-1].fork_of is not None:
+        source = _by_id(connection, chain[-1].fork_of)  # type: ignore[arg-type]
+        if source is None:
+            break
+        chain.append(source)
+    return chain
+
+
+def _read_chain(
+    connection: sqlite3.Connection, stream: StreamRecord, position: int, max_bytes: int
+) -> ReadResult:
+    result = ReadResult(stream=stream, next_position=position)
+    if position >= stream.tail:
+        result.next_position = max(position, stream.tail)
+        return result
+    size = 0
+    for level in levels(_chain(connection, stream)):
+        rows = connection.execute(
+            "SELECT start, data FROM messages WHERE stream_id = ? AND start >= ? AND start < ?"
+            " ORDER BY start",
+            (level.stream_id, position, level.upper),
+        )
+        for start, data in rows:
+            end = start + len(data)
+            if end > level.upper:
+                data = data[: level.upper - start]
+                end = level.upper
+            result.messages.append(data)
+            result.next_position = end
+            size += len(data)
+            if size >= max_bytes:
+                break
+        if size >= max_bytes:
+            break
+    result.up_to_date = result.next_position >= stream.tail
+    return result
+
+
+def _advance(
+    connection: sqlite3.Connection, source: StreamRecord, position: int, sub_offset: int
+) -> int:
+    """The position ``sub_offset`` messages (JSON) or bytes (other types) past ``position``."""
+    json_mode = framing.is_json(source.content_type)
+    remaining = sub_offset
+    read = _read_chain(connection, source, position, 1 << 62)
+    cursor = position
+    for message in read.messages:
+        if json_mode:
+            cursor += len(message)
+            remaining -= 1
+        else:
+            if remaining > len(message):
+                break
+            cursor += remaining
+            remaining = 0
+        if remaining == 0:
+            return cursor
+    raise BadRequest(
+        f"Stream-Fork-Sub-Offset {sub_offset} is past the next data boundary",
+        code="INVALID_SUB_OFFSET",
+    )
+
+
+def _write_messages(
+    connection: sqlite3.Connection, stream_id: int, tail: int, messages: list[bytes]
+) -> int:
+    rows = []
+    for message in messages:
+        rows.append((stream_id, tail, message))
+        tail += len(message)
+    connection.executemany("INSERT INTO messages (stream_id, start, data) VALUES (?, ?, ?)", rows)
+    return tail
+
+
+def _purge(connection: sqlite3.Connection, stream: StreamRecord, effects: Effects) -> None:
+    """Remove a stream for good, and any soft-deleted sources only it kept alive."""
+    connection.execute("DELETE FROM messages WHERE stream_id = ?", (stream.id,))
+    connection.execute("DELETE FROM producers WHERE stream_id = ?", (stream.id,))
+    connection.execute("DELETE FROM streams WHERE id = ?", (stream.id,))
+    effects.changed.add(stream.id)
+    if stream.fork_of is None:
+        return
+    connection.execute("UPDATE streams SET forks = forks - 1 WHERE id = ?", (stream.fork_of,))
+    source = _by_id(connection, stream.fork_of)
+    if source is not None and source.deleted and source.forks <= 0:
+        _purge(connection, source, effects)
+
+
+def _remove(connection: sqlite3.Connection, stream: StreamRecord, effects: Effects) -> None:
+    """Delete: purge, or soft-delete while forks still read through this stream."""
+    if stream.forks > 0:
+        connection.execute("UPDATE streams SET deleted = 1 WHERE id = ?", (stream.id,))
+        effects.changed.add(stream.id)
+    else:
+        _purge(connection, stream, effects)
+
+
+def _same_config(existing: StreamRecord, request: CreateRequest, fork_key: str | None) -> bool:
+    if request.content_type is not None and framing.media_type(
+        request.content_type
+    ) != framing.media_type(existing.content_type):
+        return False
+    if request.fork is None and request.content_type is None:
+        if framing.media_type(existing.content_type) != "application/octet-stream":
+            return False
+    return (
+        existing.ttl_seconds == request.ttl_seconds
+        and existing.expires_at == request.expires_at
+        and existing.closed == request.closed
+        and existing.fork_request == fork_key
+    )
+
+
+def _create(
+    connection: sqlite3.Connection, effects: Effects, request: CreateRequest
+) -> CreateResult:
+    now = time.time()
+    fork = request.fork
+    fork_key = (
+        fork_request_key(fork.source_path, fork.offset if fork.offset is not None else -1, fork.sub_offset)
+        if fork is not None
+        else None
+    )
+    existing = _by_path(connection, request.path)
+    if existing is not None and not existing.deleted and existing.expired(now):
+        _remove(connection, existing, effects)
+        existing = None
+    if existing is not None:
+        if existing.deleted:
+            raise Conflict(
+                f"stream {request.path!r} was deleted and is retained for its forks",
+                code="STREAM_DELETED",
+            )
+        if _same_config(existing, request, fork_key):
+            return CreateResult(existing, created=False)
+        raise Conflict(
+            f"stream {request.path!r} exists with a different configuration",
+            code="STREAM_EXISTS",
+        )
+
+    content_type = request.content_type
+    ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
+    fork_of: int | None = None
+    position = 0
+    if fork is not None:
+        source = _by_path(connection, fork.source_path)
+        if source is None or source.deleted or source.expired(now):
+            raise NotFound(f"fork source {fork.source_path!r} does not exist")
+        if content_type is None:
+            content_type = source.content_type
+        elif framing.media_type(content_type) != framing.media_type(source.content_type):
+            raise Conflict(
+                f"content type {content_type!r} differs from the source's {source.content_type!r}",
+                code="CONTENT_TYPE_MISMATCH",
+            )
+        position = source.tail if fork.offset is None else fork.offset
+        if position > source.tail:
+            raise BadRequest("Stream-Fork-Offset is beyond the source's tail", code="INVALID_OFFSET")
+        if fork.sub_offset:
+            position = _advance(connection, source, position, fork.sub_offset)
+        if ttl_seconds is None and expires_at is None:
+            ttl_seconds, expires_at = source.ttl_seconds, source.expires_at
+        fork_of = source.id
+        connection.execute("UPDATE streams SET forks = forks + 1 WHERE id = ?", (source.id,))
+
+    content_type = content_type or "application/octet-stream"
+    messages = framing.frame(content_type, request.body, creating=True)
+    cursor = connection.execute(
+        "INSERT INTO streams (path, content_type, created_at, ttl_seconds, expires_at,"
+        " last_access, tail, closed, fork_of, fork_pos, fork_request)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request.path,
+            content_type,
+            now,
+            ttl_seconds,
+            expires_at,
+            now,
+            position,
+            int(request.closed),
+            fork_of,
+            position,
+            fork_key,
+        ),
+    )
+    stream_id = cursor.lastrowid
+    assert stream_id is not None
+    if messages:
+        tail = _write_messages(connection, stream_id, position, messages)
+        connection.execute("UPDATE streams SET tail = ? WHERE id = ?", (tail, stream_id))
+    effects.changed.add(stream_id)
+    record = _by_id(connection, stream_id)
+    assert record is not None
+    return CreateResult(record, created=True)
+
+
+def _append(
+    connection: sqlite3.Connection, effects: Effects, request: AppendRequest
+) -> AppendResult:
+    now = time.time()
+    stream = _by_path(connection, request.path)
+    if stream is not None and not stream.deleted and stream.expired(now):
+        _remove(connection, stream, effects)
+    stream = _visible(stream, request.path, now)
+    claim = request.producer
+    state: ProducerState | None = None
+    if claim is not None:
+        row = connection.execute(
+            "SELECT epoch, last_seq FROM producers WHERE stream_id = ? AND producer_id = ?",
+            (stream.id, claim.producer_id),
+        ).fetchone()
+        state = ProducerState(row[0], row[1]) if row is not None else None
+    verdict = rules.decide_append(stream, state, request)
+    outcome = verdict.outcome
+    if outcome in (rules.Outcome.DUPLICATE, rules.Outcome.ALREADY_CLOSED):
+        return AppendResult(stream.tail, stream.closed, duplicate=True, producer=verdict.producer)
+
+    tail = stream.tail
+    if outcome is rules.Outcome.APPEND:
+        tail = _write_messages(connection, stream.id, tail, request.messages)
+    closing = request.close
+    connection.execute(
+        "UPDATE streams SET tail = ?, last_access = ?, closed = ?, last_seq = coalesce(?, last_seq),"
+        " closed_by_id = ?, closed_by_epoch = ?, closed_by_seq = ? WHERE id = ?",
+        (
+            tail,
+            now,
+            int(closing),
+            request.stream_seq,
+            claim.producer_id if closing and claim else None,
+            claim.epoch if closing and claim else None,
+            claim.seq if closing and claim else None,
+            stream.id,
+        ),
+    )
+    if claim is not None and verdict.producer is not None:
+        connection.execute(
+            "INSERT INTO producers (stream_id, producer_id, epoch, last_seq) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch,"
+            " last_seq = excluded.last_seq",
+            (stream.id, claim.producer_id, verdict.producer.epoch, verdict.producer.last_seq),
+        )
+    effects.changed.add(stream.id)
+    return AppendResult(tail, closing, producer=verdict.producer)
+
+
+def _delete(connection: sqlite3.Connection, effects: Effects, path: str) -> None:
+    now = time.time()
+    stream = _by_path(connection, path)
+    if stream is not None and not stream.deleted and stream.expired(now):
+        _remove(connection, stream, effects)
+    stream = _visible(stream, path, now)
+    _remove(connection, stream, effects)
+
+
+def _touch(connection: sqlite3.Connection, effects: Effects, stream_id: int) -> None:
+    connection.execute(
+        "UPDATE streams SET last_access = ? WHERE id = ?", (time.time(), stream_id)
+    )
+
+
+def _expire(connection: sqlite3.Connection, effects: Effects) -> int:
+    now = time.time()
+    rows = connection.execute(
+        f"SELECT {_COLUMNS} FROM streams WHERE deleted = 0 AND (expires_at <= ?"
+        " OR (ttl_seconds IS NOT NULL AND last_access + ttl_seconds <= ?))",
+        (now, now),
+    ).fetchall()
+    for row in rows:
+        stream = _by_id(connection, row[0])
+        if stream is not None and not stream.deleted:
+            _remove(connection, stream, effects)
+    return len(rows)
+
+
+class SqliteStorage(Storage):
+    """Streams in one SQLite file (``:memory:`` for a private, throwaway database)."""
+
+    def __init__(self, path: str, *, synchronous: str = "normal") -> None:
+        super().__init__()
+        if synchronous.lower() not in {"off", "normal", "full", "extra"}:
+            raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._memory = path in {"", ":memory:"}
+        self._uri = "file:wakeful-memory?mode=memory&cache=shared" if self._memory else path
+        self._writer: GroupCommitWriter | None = None
+        self._reader: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self._uri,
+            uri=self._memory,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30.0,
+        )
+        if not self._memory:
+            connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+        connection.execute("PRAGMA foreign_keys = OFF")
+        connection.execute("PRAGMA busy_timeout = 30000")
+        return connection
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        connection = self._connect()
+        migrate(connection)
+        return connection
+
+    async def start(self) -> None:
+        if not self._memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        self._writer = GroupCommitWriter(self._connect_writer, loop, self._committed)
+        await asyncio.to_thread(self._writer.start)
+        self._reader = self._connect()
+        self._reader.execute("PRAGMA query_only = 1")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop)
+            self._writer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _committed(self, effects: Effects) -> None:
+        self.hub.publish(effects.changed)
+        for callback in effects.after_commit:
+            callback()
+
+    def _write(self, operation: Callable[[sqlite3.Connection, Effects], T]) -> asyncio.Future[T]:
+        if self._writer is None:
+            raise RuntimeError("storage is not started")
+        return self._writer.submit(operation)
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise RuntimeError("storage is not started")
+        return self._reader
+
+    async def create(self, request: CreateRequest) -> CreateResult:
+        return await self._write(lambda c, e: _create(c, e, request))
+
+    async def append(self, request: AppendRequest) -> AppendResult:
+        return await self._write(lambda c, e: _append(c, e, request))
+
+    async def delete(self, path: str) -> None:
+        await self._write(lambda c, e: _delete(c, e, path))
+
+    async def expire(self) -> int:
+        return await self._write(_expire)
+
+    async def head(self, path: str) -> StreamRecord:
+        return _visible(_by_path(self.reader, path), path, time.time())
+
+    async def read(
+        self, path: str, position: int | None, max_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> ReadResult:
+        stream = _visible(_by_path(self.reader, path), path, time.time())
+        if stream.ttl_seconds is not None:
+            await self._write(lambda c, e: _touch(c, e, stream.id))
+        if position is None:
+            return ReadResult(stream=stream, next_position=stream.tail, up_to_date=True)
+        return _read_chain(self.reader, stream, position, max_bytes)
+
+    async def read_from(
+        self, stream: StreamRecord, position: int, max_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> ReadResult:
+        return _read_chain(self.reader, stream, position, max_bytes)
+
+    async def lookup_live(self, stream_id: int) -> StreamRecord | None:
+        record = _by_id(self.reader, stream_id)
+        if record is None or record.deleted or record.expired(time.time()):
+            return None
+        return record
+
+    async def list_paths(self, prefix: str = "", limit: int = 1000) -> list[str]:
+        rows = self.reader.execute(
+            "SELECT path FROM streams WHERE deleted = 0 AND substr(path, 1, ?) = ?"
+            " ORDER BY path LIMIT ?",
+            (len(prefix), prefix, limit),
+        ).fetchall()
+        return [row[0] for row in rows]

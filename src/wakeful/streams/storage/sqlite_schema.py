@@ -1,0 +1,80 @@
+"""Versioned schema of the SQLite backend, applied at start.
+
+``PRAGMA user_version`` records the version a database file is at; each migration moves
+it up by one inside one transaction, so a crash mid-upgrade leaves the old version intact.
+Append new migrations to the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: streams, their messages and idempotent producer state.
+    """
+    CREATE TABLE streams (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        content_type TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        ttl_seconds INTEGER,
+        expires_at REAL,
+        last_access REAL NOT NULL,
+        tail INTEGER NOT NULL DEFAULT 0,
+        closed INTEGER NOT NULL DEFAULT 0,
+        closed_by_id TEXT,
+        closed_by_epoch INTEGER,
+        closed_by_seq INTEGER,
+        last_seq TEXT,
+        fork_of INTEGER,
+        fork_pos INTEGER NOT NULL DEFAULT 0,
+        fork_request TEXT,
+        forks INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        stream_id INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (stream_id, start)
+    ) WITHOUT ROWID;
+    CREATE TABLE producers (
+        stream_id INTEGER NOT NULL,
+        producer_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        PRIMARY KEY (stream_id, producer_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    """,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection, target: int = LATEST) -> int:
+    """Bring the database up to ``target``; returns the version it started at."""
+    start = version(connection)
+    if start > LATEST:
+        raise RuntimeError(
+            f"database schema version {start} is newer than this Wakeful ({LATEST}); upgrade Wakeful"
+        )
+    for number in range(start, target):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return start
