@@ -10,7 +10,9 @@ import uvicorn
 
 from .server.app import ServerSettings, create_app
 
-app = typer.Typer(help="Wakeful: durable, collaborative AI agents on Durable Streams.", no_args_is_help=True)
+app = typer.Typer(
+    help="Wakeful: durable, collaborative AI agents on Durable Streams.", no_args_is_help=True
+)
 
 
 @app.callback()

@@ -30,10 +30,10 @@ class ChangeHub:
                 event.set()
 
     @staticmethod
-    async def wait(event: asyncio.Event, timeout: float) -> bool:
-        """True if the event fired within ``timeout`` seconds."""
+    async def wait(event: asyncio.Event, seconds: float) -> bool:
+        """True if the event fired within ``seconds``."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 await event.wait()
                 return True
         return False

@@ -82,12 +82,15 @@ def decide_append(
         else:
             new_state = ProducerState(state.epoch, claim.seq)
 
-    if request.stream_seq is not None and stream.last_seq is not None:
-        if request.stream_seq.encode() <= stream.last_seq.encode():
-            raise Conflict(
-                f"Stream-Seq {request.stream_seq!r} is not greater than {stream.last_seq!r}",
-                code="SEQUENCE_REGRESSION",
-            )
+    if (
+        request.stream_seq is not None
+        and stream.last_seq is not None
+        and request.stream_seq.encode() <= stream.last_seq.encode()
+    ):
+        raise Conflict(
+            f"Stream-Seq {request.stream_seq!r} is not greater than {stream.last_seq!r}",
+            code="SEQUENCE_REGRESSION",
+        )
 
     outcome = Outcome.APPEND if request.messages else Outcome.CLOSE
     return Verdict(outcome, new_state)

@@ -34,7 +34,9 @@ def preflight(request: Request) -> Response:
     return Response(status_code=204, headers=response_headers)
 
 
-def protect(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def protect(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
     """Turn typed errors into JSON 4xx responses and add the headers every response carries."""
 
     async def endpoint(request: Request) -> Response:

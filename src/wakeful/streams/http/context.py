@@ -32,8 +32,12 @@ class StreamsContext:
 
 def error_response(error: StreamError, *, head: bool = False) -> Response:
     """The one error shape of the API: ``{"error": {"code", "message", ...details}}``."""
-    body = b"" if head else orjson.dumps(
-        {"error": {"code": error.code, "message": error.message, **error.details}}
+    body = (
+        b""
+        if head
+        else orjson.dumps(
+            {"error": {"code": error.code, "message": error.message, **error.details}}
+        )
     )
     response = Response(body, status_code=error.status, media_type="application/json")
     response.headers.update(error.headers)

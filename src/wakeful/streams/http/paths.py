@@ -13,14 +13,16 @@ def validate(path: str) -> str:
     if not path:
         raise NotFound("no stream named: add a path after the mount point")
     if len(path) > MAX_PATH_LENGTH:
-        raise BadRequest(f"stream path longer than {MAX_PATH_LENGTH} characters", code="INVALID_PATH")
+        raise BadRequest(
+            f"stream path longer than {MAX_PATH_LENGTH} characters", code="INVALID_PATH"
+        )
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path) or "\\" in path:
-        raise BadRequest("stream path contains control characters or backslashes", code="INVALID_PATH")
+        raise BadRequest(
+            "stream path contains control characters or backslashes", code="INVALID_PATH"
+        )
     segments = path.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
-        raise BadRequest(
-            "stream path has an empty, '.' or '..' segment", code="INVALID_PATH"
-        )
+        raise BadRequest("stream path has an empty, '.' or '..' segment", code="INVALID_PATH")
     return path
 
 

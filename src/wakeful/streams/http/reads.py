@@ -72,7 +72,9 @@ def read_headers(result: ReadResult, *, cursor: str | None) -> dict[str, str]:
 async def get(ctx: StreamsContext, request: Request, path: str) -> Response:
     live = request.query_params.get("live")
     if live not in (None, "long-poll", "sse"):
-        raise BadRequest(f"unknown live mode {live[:40]!r}; use long-poll or sse", code="INVALID_LIVE")
+        raise BadRequest(
+            f"unknown live mode {live[:40]!r}; use long-poll or sse", code="INVALID_LIVE"
+        )
     if live is not None and "offset" not in request.query_params:
         raise BadRequest(f"live={live} needs an offset", code="MISSING_OFFSET")
     position = _start_position(request)

@@ -69,9 +69,7 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
     ttl = h.ttl(request.headers)
     expires_at = h.expires_at(request.headers)
     if ttl is not None and expires_at is not None:
-        raise BadRequest(
-            f"send {h.TTL} or {h.EXPIRES_AT}, not both", code="CONFLICTING_EXPIRY"
-        )
+        raise BadRequest(f"send {h.TTL} or {h.EXPIRES_AT}, not both", code="CONFLICTING_EXPIRY")
     fork = _fork_spec(ctx, request)
     content_type = _content_type(request)
     body = await read_body(request, ctx.limits.max_body_bytes)
@@ -93,7 +91,9 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
     stream = result.stream
     response_headers = _stream_headers(stream.content_type, stream.tail, stream.closed)
     if result.created:
-        response_headers["Location"] = str(request.url.remove_query_params(list(request.query_params)))
+        response_headers["Location"] = str(
+            request.url.remove_query_params(list(request.query_params))
+        )
     return Response(status_code=201 if result.created else 200, headers=response_headers)
 
 

@@ -8,14 +8,13 @@ from .base import Storage
 def open_storage(url: str, **options: object) -> Storage:
     """The backend for a database URL or file path (``sqlite:///x.db``, ``x.db``, ``:memory:``)."""
     if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStorage
+        from .postgres import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
 
-        return PostgresStorage(url, **options)  # type: ignore[arg-type]
+        return PostgresStorage(url, **options)  # type: ignore[no-any-return,unused-ignore]
     from .sqlite import SqliteStorage
 
+    # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
     path = url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
-    if url.startswith("sqlite:////"):
-        path = "/" + url.removeprefix("sqlite:////")
     return SqliteStorage(path, **options)  # type: ignore[arg-type]
 
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from ..hub import ChangeHub
-from ..model import AppendRequest, AppendResult, CreateRequest, CreateResult, ReadResult, StreamRecord
+from ..model import (
+    AppendRequest,
+    AppendResult,
+    CreateRequest,
+    CreateResult,
+    ReadResult,
+    StreamRecord,
+)
 
 DEFAULT_CHUNK_BYTES = 1 << 20
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import framing, rules
-from ..errors import BadRequest, Conflict, Gone, NotFound
-from ..forks import fork_request_key, levels
+from ..errors import BadRequest, Conflict, NotFound
+from ..forks import levels
 from ..model import (
     AppendRequest,
     AppendResult,
@@ -29,6 +29,7 @@ from ..model import (
     StreamRecord,
 )
 from .base import DEFAULT_CHUNK_BYTES, Storage
+from .common import fork_key, same_config, visible
 from .sqlite_schema import migrate
 from .sqlite_writer import Effects, GroupCommitWriter
 
@@ -69,23 +70,16 @@ def _by_path(connection: sqlite3.Connection, path: str) -> StreamRecord | None:
 
 
 def _by_id(connection: sqlite3.Connection, stream_id: int) -> StreamRecord | None:
-    row = connection.execute(f"SELECT {_COLUMNS} FROM streams WHERE id = ?", (stream_id,)).fetchone()
+    row = connection.execute(
+        f"SELECT {_COLUMNS} FROM streams WHERE id = ?", (stream_id,)
+    ).fetchone()
     return _record(row) if row is not None else None
-
-
-def _visible(record: StreamRecord | None, path: str, now: float) -> StreamRecord:
-    """The record if a client may address it; 404 when absent or expired, 410 when deleted."""
-    if record is None or (not record.deleted and record.expired(now)):
-        raise NotFound(f"stream {path!r} does not exist")
-    if record.deleted:
-        raise Gone(f"stream {path!r} was deleted")
-    return record
 
 
 def _chain(connection: sqlite3.Connection, stream: StreamRecord) -> list[StreamRecord]:
     chain = [stream]
     while chain[-1].fork_of is not None:
-        source = _by_id(connection, chain[-1].fork_of)  # type: ignore[arg-type]
+        source = _by_id(connection, chain[-1].fork_of)
         if source is None:
             break
         chain.append(source)
@@ -181,32 +175,12 @@ def _remove(connection: sqlite3.Connection, stream: StreamRecord, effects: Effec
         _purge(connection, stream, effects)
 
 
-def _same_config(existing: StreamRecord, request: CreateRequest, fork_key: str | None) -> bool:
-    if request.content_type is not None and framing.media_type(
-        request.content_type
-    ) != framing.media_type(existing.content_type):
-        return False
-    if request.fork is None and request.content_type is None:
-        if framing.media_type(existing.content_type) != "application/octet-stream":
-            return False
-    return (
-        existing.ttl_seconds == request.ttl_seconds
-        and existing.expires_at == request.expires_at
-        and existing.closed == request.closed
-        and existing.fork_request == fork_key
-    )
-
-
 def _create(
     connection: sqlite3.Connection, effects: Effects, request: CreateRequest
 ) -> CreateResult:
     now = time.time()
     fork = request.fork
-    fork_key = (
-        fork_request_key(fork.source_path, fork.offset if fork.offset is not None else -1, fork.sub_offset)
-        if fork is not None
-        else None
-    )
+    key = fork_key(fork)
     existing = _by_path(connection, request.path)
     if existing is not None and not existing.deleted and existing.expired(now):
         _remove(connection, existing, effects)
@@ -217,7 +191,7 @@ def _create(
                 f"stream {request.path!r} was deleted and is retained for its forks",
                 code="STREAM_DELETED",
             )
-        if _same_config(existing, request, fork_key):
+        if same_config(existing, request, key):
             return CreateResult(existing, created=False)
         raise Conflict(
             f"stream {request.path!r} exists with a different configuration",
@@ -241,7 +215,9 @@ def _create(
             )
         position = source.tail if fork.offset is None else fork.offset
         if position > source.tail:
-            raise BadRequest("Stream-Fork-Offset is beyond the source's tail", code="INVALID_OFFSET")
+            raise BadRequest(
+                "Stream-Fork-Offset is beyond the source's tail", code="INVALID_OFFSET"
+            )
         if fork.sub_offset:
             position = _advance(connection, source, position, fork.sub_offset)
         if ttl_seconds is None and expires_at is None:
@@ -266,7 +242,7 @@ def _create(
             int(request.closed),
             fork_of,
             position,
-            fork_key,
+            key,
         ),
     )
     stream_id = cursor.lastrowid
@@ -287,7 +263,7 @@ def _append(
     stream = _by_path(connection, request.path)
     if stream is not None and not stream.deleted and stream.expired(now):
         _remove(connection, stream, effects)
-    stream = _visible(stream, request.path, now)
+    stream = visible(stream, request.path, now)
     claim = request.producer
     state: ProducerState | None = None
     if claim is not None:
@@ -306,8 +282,9 @@ def _append(
         tail = _write_messages(connection, stream.id, tail, request.messages)
     closing = request.close
     connection.execute(
-        "UPDATE streams SET tail = ?, last_access = ?, closed = ?, last_seq = coalesce(?, last_seq),"
-        " closed_by_id = ?, closed_by_epoch = ?, closed_by_seq = ? WHERE id = ?",
+        "UPDATE streams SET tail = ?, last_access = ?, closed = ?,"
+        " last_seq = coalesce(?, last_seq), closed_by_id = ?, closed_by_epoch = ?,"
+        " closed_by_seq = ? WHERE id = ?",
         (
             tail,
             now,
@@ -335,14 +312,12 @@ def _delete(connection: sqlite3.Connection, effects: Effects, path: str) -> None
     stream = _by_path(connection, path)
     if stream is not None and not stream.deleted and stream.expired(now):
         _remove(connection, stream, effects)
-    stream = _visible(stream, path, now)
+    stream = visible(stream, path, now)
     _remove(connection, stream, effects)
 
 
 def _touch(connection: sqlite3.Connection, effects: Effects, stream_id: int) -> None:
-    connection.execute(
-        "UPDATE streams SET last_access = ? WHERE id = ?", (time.time(), stream_id)
-    )
+    connection.execute("UPDATE streams SET last_access = ? WHERE id = ?", (time.time(), stream_id))
 
 
 def _expire(connection: sqlite3.Connection, effects: Effects) -> int:
@@ -439,12 +414,12 @@ class SqliteStorage(Storage):
         return await self._write(_expire)
 
     async def head(self, path: str) -> StreamRecord:
-        return _visible(_by_path(self.reader, path), path, time.time())
+        return visible(_by_path(self.reader, path), path, time.time())
 
     async def read(
         self, path: str, position: int | None, max_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> ReadResult:
-        stream = _visible(_by_path(self.reader, path), path, time.time())
+        stream = visible(_by_path(self.reader, path), path, time.time())
         if stream.ttl_seconds is not None:
             await self._write(lambda c, e: _touch(c, e, stream.id))
         if position is None:

@@ -64,7 +64,8 @@ def migrate(connection: sqlite3.Connection, target: int = LATEST) -> int:
     start = version(connection)
     if start > LATEST:
         raise RuntimeError(
-            f"database schema version {start} is newer than this Wakeful ({LATEST}); upgrade Wakeful"
+            f"database schema version {start} is newer than this Wakeful ({LATEST});"
+            " upgrade Wakeful"
         )
     for number in range(start, target):
         connection.execute("BEGIN IMMEDIATE")
