@@ -8,7 +8,7 @@ from .base import Storage
 def open_storage(url: str, **options: object) -> Storage:
     """The backend for a database URL or file path (``sqlite:///x.db``, ``x.db``, ``:memory:``)."""
     if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
+        from .postgres import PostgresStorage  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         return PostgresStorage(url, **options)  # type: ignore[no-any-return,unused-ignore]
     from .sqlite import SqliteStorage
