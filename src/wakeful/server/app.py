@@ -17,6 +17,8 @@ from .. import __version__
 from ..streams.http.app import stream_routes
 from ..streams.http.context import Limits, StreamsContext
 from ..streams.storage import open_storage
+from ..streams.subscriptions.delivery import Dispatcher
+from ..streams.subscriptions.routes import SubscriptionsAPI
 
 log = logging.getLogger("wakeful.server")
 
@@ -54,9 +56,15 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             except Exception:
                 log.exception("expiry sweep failed")
 
+    subscriptions = SubscriptionsAPI(ctx, storage.subscriptions)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage.start()
+        await subscriptions.load_keys()
+        dispatcher = Dispatcher(storage.subscriptions, subscriptions.key, subscriptions.secret)
+        storage.subscriptions.on_wake = dispatcher.poke
+        dispatcher.start()
         sweeper = asyncio.create_task(sweep_expired())
         try:
             yield
@@ -64,12 +72,13 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await dispatcher.stop()
             await storage.stop()
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    routes = [Route("/healthz", health), *stream_routes(ctx)]
+    routes = [Route("/healthz", health), *subscriptions.routes(), *stream_routes(ctx)]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.streams = ctx
     return app

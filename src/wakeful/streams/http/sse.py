@@ -32,7 +32,12 @@ def _data_event(result: ReadResult, binary: bool) -> bytes:
         lines = [base64.b64encode(payload)]
     else:
         lines = payload.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    return b"event: data\n" + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+    # Parsers drop one space after "data:", so only lines that start with a space get one.
+    return (
+        b"event: data\n"
+        + b"".join((b"data: " if line[:1] == b" " else b"data:") + line + b"\n" for line in lines)
+        + b"\n"
+    )
 
 
 def _control_event(result: ReadResult, cursor: str) -> bytes:
@@ -44,7 +49,7 @@ def _control_event(result: ReadResult, cursor: str) -> bytes:
         control["streamCursor"] = cursor
         if result.up_to_date:
             control["upToDate"] = True
-    return b"event: control\ndata: " + orjson.dumps(control) + b"\n\n"
+    return b"event: control\ndata:" + orjson.dumps(control) + b"\n\n"
 
 
 def sse_response(ctx: StreamsContext, request: Request, first: ReadResult) -> Response:
@@ -52,6 +57,8 @@ def sse_response(ctx: StreamsContext, request: Request, first: ReadResult) -> Re
     cursor = cursors.next_cursor(request.query_params.get("cursor"))
     response_headers = {
         **base_headers(),
+        # Set here rather than as media_type, which would append "; charset=utf-8".
+        "Content-Type": "text/event-stream",
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",
     }
@@ -59,7 +66,6 @@ def sse_response(ctx: StreamsContext, request: Request, first: ReadResult) -> Re
         response_headers[h.SSE_ENCODING] = "base64"
     return StreamingResponse(
         _events(ctx, first, binary, cursor),
-        media_type="text/event-stream",
         headers=response_headers,
     )
 

@@ -134,7 +134,7 @@ async def append(ctx: StreamsContext, request: Request, path: str) -> Response:
     if claim is not None and result.producer is not None:
         response_headers[h.PRODUCER_EPOCH] = str(result.producer.epoch)
         response_headers[h.PRODUCER_SEQ] = str(result.producer.last_seq)
-        status = 204 if result.duplicate else 200
+        status = 200 if messages and not result.duplicate else 204
     return Response(status_code=status, headers=response_headers)
 
 

@@ -19,12 +19,15 @@ from ..model import (
     ReadResult,
     StreamRecord,
 )
+from ..subscriptions.store import SubscriptionStore
 
 DEFAULT_CHUNK_BYTES = 1 << 20
 
 
 class Storage(ABC):
     """Durable streams: create, append, read, delete, and stream metadata."""
+
+    subscriptions: SubscriptionStore
 
     def __init__(self) -> None:
         self.hub = ChangeHub()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from .. import framing
-from ..errors import Gone, NotFound
+from ..errors import BadRequest, Conflict, Gone, NotFound
 from ..forks import fork_request_key
-from ..model import CreateRequest, ForkSpec, StreamRecord
+from ..model import CreateRequest, CreateResult, ForkSpec, ReadResult, StreamRecord
 
 
 def visible(record: StreamRecord | None, path: str, now: float) -> StreamRecord:
@@ -42,3 +45,137 @@ def same_config(existing: StreamRecord, request: CreateRequest, key: str | None)
         and existing.closed == request.closed
         and existing.fork_request == key
     )
+
+
+def existing_result(existing: StreamRecord, request: CreateRequest, key: str | None) -> CreateResult:
+    """A PUT on a path that holds a stream: 200 if it asks for the same stream, else 409."""
+    if existing.deleted:
+        raise Conflict(
+            f"stream {request.path!r} was deleted and is retained for its forks",
+            code="STREAM_DELETED",
+        )
+    if same_config(existing, request, key):
+        return CreateResult(existing, created=False)
+    raise Conflict(
+        f"stream {request.path!r} exists with a different configuration", code="STREAM_EXISTS"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForkPlan:
+    """Where a new fork starts and what it inherits, before any sub-offset is applied."""
+
+    content_type: str
+    position: int
+    ttl_seconds: int | None
+    expires_at: float | None
+
+
+def plan_fork(request: CreateRequest, source: StreamRecord | None, now: float) -> ForkPlan:
+    """Check a fork request against its source's record (404, 409, 400 as the protocol says)."""
+    fork = request.fork
+    assert fork is not None
+    if source is None or (not source.deleted and source.expired(now)):
+        raise NotFound(f"fork source {fork.source_path!r} does not exist")
+    if source.deleted:
+        raise Conflict(f"fork source {fork.source_path!r} was deleted", code="SOURCE_DELETED")
+    content_type = request.content_type
+    if content_type is None:
+        content_type = source.content_type
+    elif framing.media_type(content_type) != framing.media_type(source.content_type):
+        raise Conflict(
+            f"content type {content_type!r} differs from the source's {source.content_type!r}",
+            code="CONTENT_TYPE_MISMATCH",
+        )
+    position = source.tail if fork.offset is None else fork.offset
+    if position > source.tail:
+        raise BadRequest("Stream-Fork-Offset is beyond the source's tail", code="INVALID_OFFSET")
+    ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
+    if ttl_seconds is None and expires_at is None:
+        ttl_seconds, expires_at = source.ttl_seconds, source.expires_at
+    return ForkPlan(content_type, position, ttl_seconds, expires_at)
+
+
+def advance(source: StreamRecord, read: ReadResult, position: int, sub_offset: int) -> int:
+    """The position ``sub_offset`` messages (JSON) or bytes (other types) past ``position``.
+
+    ``read`` holds the source's messages from ``position`` on (enough to cover the offset).
+    """
+    json_mode = framing.is_json(source.content_type)
+    remaining = sub_offset
+    cursor = position
+    for message in read.messages:
+        if json_mode:
+            cursor += len(message)
+            remaining -= 1
+        else:
+            if remaining > len(message):
+                break
+            cursor += remaining
+            remaining = 0
+        if remaining == 0:
+            return cursor
+    raise BadRequest(
+        f"Stream-Fork-Sub-Offset {sub_offset} is past the next data boundary",
+        code="INVALID_SUB_OFFSET",
+    )
+
+
+class ChunkBuilder:
+    """Collects one read across the levels of a fork chain, root first.
+
+    Backends fetch each level's messages (``start >= position AND start < upper``, in
+    order) and feed them here; it trims a message that crosses its level's upper bound
+    and stops at about ``max_bytes``. :meth:`scan_end` tells how far a query needs to
+    look, since stored positions are contiguous byte offsets.
+    """
+
+    def __init__(self, stream: StreamRecord, position: int, max_bytes: int) -> None:
+        self.result = ReadResult(stream=stream, next_position=position)
+        self.position = position
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.result.stream.tail or self.size >= self.max_bytes
+
+    def scan_end(self, upper: int) -> int:
+        """An exclusive bound on message starts worth fetching for a level."""
+        return min(upper, self.position + self.max_bytes)
+
+    def take(self, rows: Iterable[tuple[int, bytes]], upper: int) -> None:
+        result = self.result
+        for start, data in rows:
+            end = start + len(data)
+            if end > upper:
+                data = data[: upper - start]
+                end = upper
+            result.messages.append(data)
+            result.next_position = end
+            self.size += len(data)
+            if self.size >= self.max_bytes:
+                return
+
+    def finish(self) -> ReadResult:
+        result = self.result
+        if self.position >= result.stream.tail:
+            result.next_position = max(self.position, result.stream.tail)
+        result.up_to_date = result.next_position >= result.stream.tail
+        return result
+
+
+def prefix_upper(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (None: no bound).
+
+    Both backends order paths by code point (SQLite's BINARY, PostgreSQL's "C"), so
+    ``prefix <= path < prefix_upper(prefix)`` is a prefix match that an index can serve.
+    """
+    while prefix:
+        last = ord(prefix[-1]) + 1
+        if 0xD800 <= last <= 0xDFFF:  # surrogates are not text; skip to the next code point
+            last = 0xE000
+        if last <= 0x10FFFF:
+            return prefix[:-1] + chr(last)
+        prefix = prefix[:-1]
+    return None

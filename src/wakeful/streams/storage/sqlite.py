@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .. import framing, rules
 from ..errors import BadRequest, Conflict, NotFound
@@ -23,63 +23,24 @@ from ..model import (
     AppendResult,
     CreateRequest,
     CreateResult,
-    ProducerClaim,
     ProducerState,
     ReadResult,
     StreamRecord,
 )
 from .base import DEFAULT_CHUNK_BYTES, Storage
 from .common import fork_key, same_config, visible
+from .sqlite_rows import by_id, by_path, columns
 from .sqlite_schema import migrate
+from .sqlite_subscriptions import SqliteSubscriptionStore
 from .sqlite_writer import Effects, GroupCommitWriter
 
 T = TypeVar("T")
-
-_COLUMNS = (
-    "id, path, content_type, created_at, ttl_seconds, expires_at, last_access, tail, closed,"
-    " closed_by_id, closed_by_epoch, closed_by_seq, last_seq, fork_of, fork_pos, fork_request,"
-    " forks, deleted"
-)
-
-
-def _record(row: tuple[Any, ...]) -> StreamRecord:
-    closed_by = ProducerClaim(row[9], row[10], row[11]) if row[9] is not None else None
-    return StreamRecord(
-        id=row[0],
-        path=row[1],
-        content_type=row[2],
-        created_at=row[3],
-        ttl_seconds=row[4],
-        expires_at=row[5],
-        last_access=row[6],
-        tail=row[7],
-        closed=bool(row[8]),
-        closed_by=closed_by,
-        last_seq=row[12],
-        fork_of=row[13],
-        fork_pos=row[14],
-        fork_request=row[15],
-        forks=row[16],
-        deleted=bool(row[17]),
-    )
-
-
-def _by_path(connection: sqlite3.Connection, path: str) -> StreamRecord | None:
-    row = connection.execute(f"SELECT {_COLUMNS} FROM streams WHERE path = ?", (path,)).fetchone()
-    return _record(row) if row is not None else None
-
-
-def _by_id(connection: sqlite3.Connection, stream_id: int) -> StreamRecord | None:
-    row = connection.execute(
-        f"SELECT {_COLUMNS} FROM streams WHERE id = ?", (stream_id,)
-    ).fetchone()
-    return _record(row) if row is not None else None
 
 
 def _chain(connection: sqlite3.Connection, stream: StreamRecord) -> list[StreamRecord]:
     chain = [stream]
     while chain[-1].fork_of is not None:
-        source = _by_id(connection, chain[-1].fork_of)
+        source = by_id(connection, chain[-1].fork_of)
         if source is None:
             break
         chain.append(source)
@@ -161,7 +122,7 @@ def _purge(connection: sqlite3.Connection, stream: StreamRecord, effects: Effect
     if stream.fork_of is None:
         return
     connection.execute("UPDATE streams SET forks = forks - 1 WHERE id = ?", (stream.fork_of,))
-    source = _by_id(connection, stream.fork_of)
+    source = by_id(connection, stream.fork_of)
     if source is not None and source.deleted and source.forks <= 0:
         _purge(connection, source, effects)
 
@@ -175,13 +136,16 @@ def _remove(connection: sqlite3.Connection, stream: StreamRecord, effects: Effec
         _purge(connection, stream, effects)
 
 
+AppendHook = Callable[[sqlite3.Connection, Effects, str, int, int], None]
+
+
 def _create(
-    connection: sqlite3.Connection, effects: Effects, request: CreateRequest
+    connection: sqlite3.Connection, effects: Effects, request: CreateRequest, hook: AppendHook
 ) -> CreateResult:
     now = time.time()
     fork = request.fork
     key = fork_key(fork)
-    existing = _by_path(connection, request.path)
+    existing = by_path(connection, request.path)
     if existing is not None and not existing.deleted and existing.expired(now):
         _remove(connection, existing, effects)
         existing = None
@@ -203,9 +167,11 @@ def _create(
     fork_of: int | None = None
     position = 0
     if fork is not None:
-        source = _by_path(connection, fork.source_path)
-        if source is None or source.deleted or source.expired(now):
+        source = by_path(connection, fork.source_path)
+        if source is None or (not source.deleted and source.expired(now)):
             raise NotFound(f"fork source {fork.source_path!r} does not exist")
+        if source.deleted:
+            raise Conflict(f"fork source {fork.source_path!r} was deleted", code="SOURCE_DELETED")
         if content_type is None:
             content_type = source.content_type
         elif framing.media_type(content_type) != framing.media_type(source.content_type):
@@ -247,20 +213,22 @@ def _create(
     )
     stream_id = cursor.lastrowid
     assert stream_id is not None
+    tail = position
     if messages:
         tail = _write_messages(connection, stream_id, position, messages)
         connection.execute("UPDATE streams SET tail = ? WHERE id = ?", (tail, stream_id))
     effects.changed.add(stream_id)
-    record = _by_id(connection, stream_id)
+    hook(connection, effects, request.path, position, tail)
+    record = by_id(connection, stream_id)
     assert record is not None
     return CreateResult(record, created=True)
 
 
 def _append(
-    connection: sqlite3.Connection, effects: Effects, request: AppendRequest
+    connection: sqlite3.Connection, effects: Effects, request: AppendRequest, hook: AppendHook
 ) -> AppendResult:
     now = time.time()
-    stream = _by_path(connection, request.path)
+    stream = by_path(connection, request.path)
     if stream is not None and not stream.deleted and stream.expired(now):
         _remove(connection, stream, effects)
     stream = visible(stream, request.path, now)
@@ -304,12 +272,14 @@ def _append(
             (stream.id, claim.producer_id, verdict.producer.epoch, verdict.producer.last_seq),
         )
     effects.changed.add(stream.id)
+    if tail > stream.tail:
+        hook(connection, effects, request.path, stream.tail, tail)
     return AppendResult(tail, closing, producer=verdict.producer)
 
 
 def _delete(connection: sqlite3.Connection, effects: Effects, path: str) -> None:
     now = time.time()
-    stream = _by_path(connection, path)
+    stream = by_path(connection, path)
     if stream is not None and not stream.deleted and stream.expired(now):
         _remove(connection, stream, effects)
     stream = visible(stream, path, now)
@@ -323,12 +293,12 @@ def _touch(connection: sqlite3.Connection, effects: Effects, stream_id: int) -> 
 def _expire(connection: sqlite3.Connection, effects: Effects) -> int:
     now = time.time()
     rows = connection.execute(
-        f"SELECT {_COLUMNS} FROM streams WHERE deleted = 0 AND (expires_at <= ?"
+        f"SELECT {columns} FROM streams WHERE deleted = 0 AND (expires_at <= ?"
         " OR (ttl_seconds IS NOT NULL AND last_access + ttl_seconds <= ?))",
         (now, now),
     ).fetchall()
     for row in rows:
-        stream = _by_id(connection, row[0])
+        stream = by_id(connection, row[0])
         if stream is not None and not stream.deleted:
             _remove(connection, stream, effects)
     return len(rows)
@@ -347,6 +317,7 @@ class SqliteStorage(Storage):
         self._uri = "file:wakeful-memory?mode=memory&cache=shared" if self._memory else path
         self._writer: GroupCommitWriter | None = None
         self._reader: sqlite3.Connection | None = None
+        self.subscriptions: SqliteSubscriptionStore = SqliteSubscriptionStore(self)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -390,7 +361,8 @@ class SqliteStorage(Storage):
         for callback in effects.after_commit:
             callback()
 
-    def _write(self, operation: Callable[[sqlite3.Connection, Effects], T]) -> asyncio.Future[T]:
+    def write(self, operation: Callable[[sqlite3.Connection, Effects], T]) -> asyncio.Future[T]:
+        """Run ``operation`` in the next group commit; resolves once it is committed."""
         if self._writer is None:
             raise RuntimeError("storage is not started")
         return self._writer.submit(operation)
@@ -402,26 +374,42 @@ class SqliteStorage(Storage):
         return self._reader
 
     async def create(self, request: CreateRequest) -> CreateResult:
-        return await self._write(lambda c, e: _create(c, e, request))
+        hook = self.subscriptions.after_append
+        return await self.write(lambda c, e: _create(c, e, request, hook))
 
     async def append(self, request: AppendRequest) -> AppendResult:
-        return await self._write(lambda c, e: _append(c, e, request))
+        hook = self.subscriptions.after_append
+        return await self.write(lambda c, e: _append(c, e, request, hook))
 
     async def delete(self, path: str) -> None:
-        await self._write(lambda c, e: _delete(c, e, path))
+        await self.write(lambda c, e: _delete(c, e, path))
 
     async def expire(self) -> int:
-        return await self._write(_expire)
+        return await self.write(_expire)
+
+    def append_internal(
+        self, connection: sqlite3.Connection, effects: Effects, path: str, message: bytes
+    ) -> bool:
+        """Append one message on the writer thread without subscription hooks (wake events).
+
+        Skips (returns False) a stream that is missing, deleted, expired or closed."""
+        stream = by_path(connection, path)
+        if stream is None or stream.deleted or stream.closed or stream.expired(time.time()):
+            return False
+        tail = _write_messages(connection, stream.id, stream.tail, [message])
+        connection.execute("UPDATE streams SET tail = ? WHERE id = ?", (tail, stream.id))
+        effects.changed.add(stream.id)
+        return True
 
     async def head(self, path: str) -> StreamRecord:
-        return visible(_by_path(self.reader, path), path, time.time())
+        return visible(by_path(self.reader, path), path, time.time())
 
     async def read(
         self, path: str, position: int | None, max_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> ReadResult:
-        stream = visible(_by_path(self.reader, path), path, time.time())
+        stream = visible(by_path(self.reader, path), path, time.time())
         if stream.ttl_seconds is not None:
-            await self._write(lambda c, e: _touch(c, e, stream.id))
+            await self.write(lambda c, e: _touch(c, e, stream.id))
         if position is None:
             return ReadResult(stream=stream, next_position=stream.tail, up_to_date=True)
         return _read_chain(self.reader, stream, position, max_bytes)
@@ -432,7 +420,7 @@ class SqliteStorage(Storage):
         return _read_chain(self.reader, stream, position, max_bytes)
 
     async def lookup_live(self, stream_id: int) -> StreamRecord | None:
-        record = _by_id(self.reader, stream_id)
+        record = by_id(self.reader, stream_id)
         if record is None or record.deleted or record.expired(time.time()):
             return None
         return record

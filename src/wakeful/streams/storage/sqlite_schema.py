@@ -50,6 +50,33 @@ MIGRATIONS: list[str] = [
         value BLOB NOT NULL
     );
     """,
+    # 2: subscriptions and the streams they follow.
+    """
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        config BLOB NOT NULL,
+        config_hash TEXT NOT NULL,
+        pattern TEXT,
+        base_url TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        wake_id TEXT,
+        holder TEXT,
+        lease_expires_at REAL,
+        next_attempt_at REAL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE TABLE subscription_links (
+        subscription_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        explicit INTEGER NOT NULL DEFAULT 0,
+        glob INTEGER NOT NULL DEFAULT 0,
+        acked INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (subscription_id, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX subscription_links_by_path ON subscription_links (path);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
