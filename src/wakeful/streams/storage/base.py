@@ -9,7 +9,9 @@ readers in this process (a shared-database backend also relays changes from othe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 
+from ..batch import Operation
 from ..hub import ChangeHub
 from ..model import (
     AppendRequest,
@@ -31,6 +33,8 @@ class Storage(ABC):
 
     def __init__(self) -> None:
         self.hub = ChangeHub()
+        # Called after a commit that scheduled an append, to wake the scheduler early.
+        self.on_schedule: Callable[[], None] = lambda: None
 
     @abstractmethod
     async def start(self) -> None:
@@ -79,3 +83,30 @@ class Storage(ABC):
     @abstractmethod
     async def expire(self) -> int:
         """Remove streams past their TTL or expiry time; returns how many."""
+
+    @abstractmethod
+    async def commit(self, operations: Sequence[Operation]) -> list[object]:
+        """Apply operations in one transaction, all or none; one result per operation."""
+
+    @abstractmethod
+    async def labels(self, path: str) -> dict[str, str]:
+        """A stream's labels (empty for an unknown stream)."""
+
+    @abstractmethod
+    async def find_streams(
+        self,
+        labels: Mapping[str, str],
+        *,
+        prefix: str = "",
+        after: str = "",
+        limit: int = 100,
+    ) -> list[tuple[StreamRecord, dict[str, str]]]:
+        """Live streams carrying all ``labels``, ordered by path, starting after ``after``."""
+
+    @abstractmethod
+    async def fire_due_schedules(self, now: float, limit: int = 100) -> int:
+        """Append every scheduled message that is due; returns how many fired."""
+
+    @abstractmethod
+    async def next_schedule(self) -> float | None:
+        """When the earliest scheduled append is due."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from .. import framing, rules
+from .. import batch, framing, rules
 from ..errors import BadRequest, Conflict, NotFound
 from ..forks import levels
 from ..model import (
@@ -29,7 +29,7 @@ from ..model import (
 )
 from .base import DEFAULT_CHUNK_BYTES, Storage
 from .common import fork_key, same_config, visible
-from .sqlite_rows import by_id, by_path, columns
+from .sqlite_rows import by_id, by_path, columns, record
 from .sqlite_schema import migrate
 from .sqlite_subscriptions import SqliteSubscriptionStore
 from .sqlite_writer import Effects, GroupCommitWriter
@@ -117,6 +117,7 @@ def _purge(connection: sqlite3.Connection, stream: StreamRecord, effects: Effect
     """Remove a stream for good, and any soft-deleted sources only it kept alive."""
     connection.execute("DELETE FROM messages WHERE stream_id = ?", (stream.id,))
     connection.execute("DELETE FROM producers WHERE stream_id = ?", (stream.id,))
+    connection.execute("DELETE FROM stream_labels WHERE stream_id = ?", (stream.id,))
     connection.execute("DELETE FROM streams WHERE id = ?", (stream.id,))
     effects.changed.add(stream.id)
     if stream.fork_of is None:
@@ -286,6 +287,29 @@ def _delete(connection: sqlite3.Connection, effects: Effects, path: str) -> None
     _remove(connection, stream, effects)
 
 
+def _set_labels(
+    connection: sqlite3.Connection, stream_id: int, labels: Mapping[str, str | None]
+) -> None:
+    for name, value in labels.items():
+        if value is None:
+            connection.execute(
+                "DELETE FROM stream_labels WHERE stream_id = ? AND name = ?", (stream_id, name)
+            )
+        else:
+            connection.execute(
+                "INSERT INTO stream_labels (stream_id, name, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (stream_id, name) DO UPDATE SET value = excluded.value",
+                (stream_id, name, value),
+            )
+
+
+def _labels_of(connection: sqlite3.Connection, stream_id: int) -> dict[str, str]:
+    rows = connection.execute(
+        "SELECT name, value FROM stream_labels WHERE stream_id = ?", (stream_id,)
+    )
+    return dict(rows.fetchall())
+
+
 def _touch(connection: sqlite3.Connection, effects: Effects, stream_id: int) -> None:
     connection.execute("UPDATE streams SET last_access = ? WHERE id = ?", (time.time(), stream_id))
 
@@ -400,6 +424,110 @@ class SqliteStorage(Storage):
         connection.execute("UPDATE streams SET tail = ? WHERE id = ?", (tail, stream.id))
         effects.changed.add(stream.id)
         return True
+
+    def _apply(
+        self, connection: sqlite3.Connection, effects: Effects, operation: batch.Operation
+    ) -> object:
+        hook = self.subscriptions.after_append
+        subscriptions = self.subscriptions
+        match operation:
+            case batch.CreateStream(request=request, labels=labels):
+                created = _create(connection, effects, request, hook)
+                if labels:
+                    _set_labels(connection, created.stream.id, labels)
+                return created
+            case batch.Append(request=request):
+                return _append(connection, effects, request, hook)
+            case batch.SetLabels(path=path, labels=labels):
+                stream = visible(by_path(connection, path), path, time.time())
+                _set_labels(connection, stream.id, labels)
+                return None
+            case batch.ScheduleAppend(key=key, path=path, message=message, due_at=due_at):
+                connection.execute(
+                    "INSERT INTO schedules (key, path, message, due_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET path = excluded.path,"
+                    " message = excluded.message, due_at = excluded.due_at",
+                    (key, path, message, due_at),
+                )
+                effects.after_commit.append(self.on_schedule)
+                return None
+            case batch.CancelSchedule(key=key):
+                connection.execute("DELETE FROM schedules WHERE key = ?", (key,))
+                return None
+            case batch.PutSubscription(subscription_id=sid, spec=spec, base_url=base_url):
+                return subscriptions.put_now(connection, sid, spec, base_url)
+            case batch.LinkStreams(subscription_id=sid, paths=paths):
+                subscriptions.add_streams_now(connection, sid, list(paths))
+                return None
+            case batch.UnlinkStream(subscription_id=sid, path=path):
+                subscriptions.remove_stream_now(connection, sid, path)
+                return None
+            case batch.DeleteSubscription(subscription_id=sid):
+                subscriptions.delete_now(connection, sid)
+                return None
+            case batch.AckWake(subscription_id=sid, claims=claims, request=request):
+                return subscriptions.ack_now(connection, effects, sid, claims, request)
+        raise TypeError(f"unknown operation {operation!r}")
+
+    async def commit(self, operations: Sequence[batch.Operation]) -> list[object]:
+        ops = list(operations)
+        return await self.write(lambda c, e: [self._apply(c, e, op) for op in ops])
+
+    async def labels(self, path: str) -> dict[str, str]:
+        stream = by_path(self.reader, path)
+        return {} if stream is None else _labels_of(self.reader, stream.id)
+
+    async def find_streams(
+        self,
+        labels: Mapping[str, str],
+        *,
+        prefix: str = "",
+        after: str = "",
+        limit: int = 100,
+    ) -> list[tuple[StreamRecord, dict[str, str]]]:
+        clauses = ["s.deleted = 0", "s.path > ?", "substr(s.path, 1, ?) = ?"]
+        parameters: list[object] = [after, len(prefix), prefix]
+        for name, value in labels.items():
+            clauses.append(
+                "EXISTS (SELECT 1 FROM stream_labels l WHERE l.stream_id = s.id"
+                " AND l.name = ? AND l.value = ?)"
+            )
+            parameters += [name, value]
+        query = (
+            f"SELECT {columns} FROM streams s WHERE {' AND '.join(clauses)} ORDER BY s.path LIMIT ?"
+        )
+        rows = self.reader.execute(query, [*parameters, limit]).fetchall()
+        now = time.time()
+        found = []
+        for row in rows:
+            stream = record(row)
+            if not stream.expired(now):
+                found.append((stream, _labels_of(self.reader, stream.id)))
+        return found
+
+    async def fire_due_schedules(self, now: float, limit: int = 100) -> int:
+        hook = self.subscriptions.after_append
+
+        def operation(connection: sqlite3.Connection, effects: Effects) -> int:
+            due = connection.execute(
+                "SELECT key, path, message FROM schedules WHERE due_at <= ?"
+                " ORDER BY due_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            for key, path, message in due:
+                connection.execute("DELETE FROM schedules WHERE key = ?", (key,))
+                stream = by_path(connection, path)
+                if stream is None or stream.deleted or stream.closed:
+                    continue  # the target is gone: nothing left to wake
+                request = AppendRequest(path, stream.content_type, [bytes(message)])
+                _append(connection, effects, request, hook)
+            return len(due)
+
+        return await self.write(operation)
+
+    async def next_schedule(self) -> float | None:
+        row = self.reader.execute("SELECT min(due_at) FROM schedules").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     async def head(self, path: str) -> StreamRecord:
         return visible(by_path(self.reader, path), path, time.time())

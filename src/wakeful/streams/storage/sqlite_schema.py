@@ -77,6 +77,23 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX subscription_links_by_path ON subscription_links (path);
     """,
+    # 3: stream labels (indexed metadata for listing) and scheduled appends (timers).
+    """
+    CREATE TABLE stream_labels (
+        stream_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (stream_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX stream_labels_by_value ON stream_labels (name, value, stream_id);
+    CREATE TABLE schedules (
+        key TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        message BLOB NOT NULL,
+        due_at REAL NOT NULL
+    );
+    CREATE INDEX schedules_by_due ON schedules (due_at);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -184,93 +184,95 @@ class SqliteSubscriptionStore(SubscriptionStore):
 
     # --- operations ----------------------------------------------------------------------
 
+    def put_now(
+        self,
+        connection: sqlite3.Connection,
+        subscription_id: str,
+        spec: SubscriptionSpec,
+        base_url: str,
+    ) -> tuple[SubscriptionRow, bool]:
+        config_hash = spec.config_hash()
+        existing = _load(connection, subscription_id)
+        if existing is not None:
+            if existing.config_hash != config_hash:
+                raise Conflict(
+                    f"subscription {subscription_id!r} exists with a different configuration",
+                    code="SUBSCRIPTION_EXISTS",
+                )
+            return existing, False
+        connection.execute(
+            "INSERT INTO subscriptions (id, config, config_hash, pattern, base_url, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (subscription_id, spec.normalized(), config_hash, spec.pattern, base_url, time.time()),
+        )
+        links: dict[str, tuple[int, int]] = {path: (1, 0) for path in spec.streams}
+        if spec.pattern is not None:
+            for (path,) in connection.execute("SELECT path FROM streams WHERE deleted = 0"):
+                if globs.matches(spec.pattern, path):
+                    links[path] = (links.get(path, (0, 0))[0], 1)
+        connection.executemany(
+            "INSERT INTO subscription_links (subscription_id, path, explicit, glob, acked)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (subscription_id, path, explicit, glob, _tail(connection, path))
+                for path, (explicit, glob) in links.items()
+            ],
+        )
+        self._patterns = None
+        return _require(connection, subscription_id), True
+
     async def put(
         self, subscription_id: str, spec: SubscriptionSpec, base_url: str
     ) -> tuple[SubscriptionRow, bool]:
-        config_hash = spec.config_hash()
-
-        def operation(
-            connection: sqlite3.Connection, effects: Effects
-        ) -> tuple[SubscriptionRow, bool]:
-            existing = _load(connection, subscription_id)
-            if existing is not None:
-                if existing.config_hash != config_hash:
-                    raise Conflict(
-                        f"subscription {subscription_id!r} exists with a different configuration",
-                        code="SUBSCRIPTION_EXISTS",
-                    )
-                return existing, False
-            connection.execute(
-                "INSERT INTO subscriptions (id, config, config_hash, pattern, base_url, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    subscription_id,
-                    spec.normalized(),
-                    config_hash,
-                    spec.pattern,
-                    base_url,
-                    time.time(),
-                ),
-            )
-            links: dict[str, tuple[int, int]] = {path: (1, 0) for path in spec.streams}
-            if spec.pattern is not None:
-                for (path,) in connection.execute("SELECT path FROM streams WHERE deleted = 0"):
-                    if globs.matches(spec.pattern, path):
-                        links[path] = (links.get(path, (0, 0))[0], 1)
-            connection.executemany(
-                "INSERT INTO subscription_links (subscription_id, path, explicit, glob, acked)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (subscription_id, path, explicit, glob, _tail(connection, path))
-                    for path, (explicit, glob) in links.items()
-                ],
-            )
-            self._patterns = None
-            return _require(connection, subscription_id), True
-
-        return await self._storage.write(operation)
+        return await self._storage.write(
+            lambda c, e: self.put_now(c, subscription_id, spec, base_url)
+        )
 
     async def get(self, subscription_id: str) -> SubscriptionRow:
         return _require(self._storage.reader, subscription_id)
 
-    async def delete(self, subscription_id: str) -> None:
-        def operation(connection: sqlite3.Connection, effects: Effects) -> None:
-            _require(connection, subscription_id)
-            connection.execute(
-                "DELETE FROM subscription_links WHERE subscription_id = ?", (subscription_id,)
-            )
-            connection.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
-            self._patterns = None
+    def delete_now(self, connection: sqlite3.Connection, subscription_id: str) -> None:
+        _require(connection, subscription_id)
+        connection.execute(
+            "DELETE FROM subscription_links WHERE subscription_id = ?", (subscription_id,)
+        )
+        connection.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+        self._patterns = None
 
-        await self._storage.write(operation)
+    async def delete(self, subscription_id: str) -> None:
+        await self._storage.write(lambda c, e: self.delete_now(c, subscription_id))
+
+    def add_streams_now(
+        self, connection: sqlite3.Connection, subscription_id: str, paths: list[str]
+    ) -> None:
+        _require(connection, subscription_id)
+        for path in paths:
+            connection.execute(
+                "INSERT INTO subscription_links (subscription_id, path, explicit, acked)"
+                " VALUES (?, ?, 1, ?) ON CONFLICT (subscription_id, path)"
+                " DO UPDATE SET explicit = 1",
+                (subscription_id, path, _tail(connection, path)),
+            )
 
     async def add_streams(self, subscription_id: str, paths: list[str]) -> None:
-        def operation(connection: sqlite3.Connection, effects: Effects) -> None:
-            _require(connection, subscription_id)
-            for path in paths:
-                connection.execute(
-                    "INSERT INTO subscription_links (subscription_id, path, explicit, acked)"
-                    " VALUES (?, ?, 1, ?) ON CONFLICT (subscription_id, path)"
-                    " DO UPDATE SET explicit = 1",
-                    (subscription_id, path, _tail(connection, path)),
-                )
+        await self._storage.write(lambda c, e: self.add_streams_now(c, subscription_id, paths))
 
-        await self._storage.write(operation)
+    def remove_stream_now(
+        self, connection: sqlite3.Connection, subscription_id: str, path: str
+    ) -> None:
+        _require(connection, subscription_id)
+        connection.execute(
+            "UPDATE subscription_links SET explicit = 0 WHERE subscription_id = ? AND path = ?",
+            (subscription_id, path),
+        )
+        connection.execute(
+            "DELETE FROM subscription_links WHERE subscription_id = ? AND path = ?"
+            " AND explicit = 0 AND glob = 0",
+            (subscription_id, path),
+        )
 
     async def remove_stream(self, subscription_id: str, path: str) -> None:
-        def operation(connection: sqlite3.Connection, effects: Effects) -> None:
-            _require(connection, subscription_id)
-            connection.execute(
-                "UPDATE subscription_links SET explicit = 0 WHERE subscription_id = ? AND path = ?",
-                (subscription_id, path),
-            )
-            connection.execute(
-                "DELETE FROM subscription_links WHERE subscription_id = ? AND path = ?"
-                " AND explicit = 0 AND glob = 0",
-                (subscription_id, path),
-            )
-
-        await self._storage.write(operation)
+        await self._storage.write(lambda c, e: self.remove_stream_now(c, subscription_id, path))
 
     def _pull_wake(self, connection: sqlite3.Connection, subscription_id: str) -> SubscriptionRow:
         row = _require(connection, subscription_id)
@@ -293,24 +295,33 @@ class SqliteSubscriptionStore(SubscriptionStore):
 
         return await self._storage.write(operation)
 
-    async def ack(self, subscription_id: str, claims: TokenClaims, request: WakeRequest) -> bool:
-        def operation(connection: sqlite3.Connection, effects: Effects) -> bool:
-            row = _require(connection, subscription_id)
-            now = time.time()
-            engine.check_current(row, claims, request)
-            engine.apply_acks(row, request.acks)
-            if not request.done:
-                engine.heartbeat(row, now)
-                _save(connection, row)
-                return False
-            engine.end_wake(row)
-            next_wake = engine.wake_if_pending(row, now)
-            if next_wake:
-                self._announce(connection, effects, row, None, now)
+    def ack_now(
+        self,
+        connection: sqlite3.Connection,
+        effects: Effects,
+        subscription_id: str,
+        claims: TokenClaims,
+        request: WakeRequest,
+    ) -> bool:
+        row = _require(connection, subscription_id)
+        now = time.time()
+        engine.check_current(row, claims, request)
+        engine.apply_acks(row, request.acks)
+        if not request.done:
+            engine.heartbeat(row, now)
             _save(connection, row)
-            return next_wake
+            return False
+        engine.end_wake(row)
+        next_wake = engine.wake_if_pending(row, now)
+        if next_wake:
+            self._announce(connection, effects, row, None, now)
+        _save(connection, row)
+        return next_wake
 
-        return await self._storage.write(operation)
+    async def ack(self, subscription_id: str, claims: TokenClaims, request: WakeRequest) -> bool:
+        return await self._storage.write(
+            lambda c, e: self.ack_now(c, e, subscription_id, claims, request)
+        )
 
     async def release(
         self, subscription_id: str, claims: TokenClaims, request: WakeRequest
@@ -413,6 +424,14 @@ class SqliteSubscriptionStore(SubscriptionStore):
         if row is None or row[0] is None or row[0] >= 1e300:
             return None
         return float(row[0])
+
+    async def outstanding_wakes(self, limit: int = 1000) -> list[str]:
+        rows = self._storage.reader.execute(
+            "SELECT id FROM subscriptions WHERE wake_id IS NOT NULL AND holder IS NULL"
+            " AND next_attempt_at IS NULL LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [row[0] for row in rows]
 
     async def setting(self, key: str, create: Callable[[], bytes]) -> bytes:
         def operation(connection: sqlite3.Connection, effects: Effects) -> bytes:

@@ -76,5 +76,9 @@ class SubscriptionStore(ABC):
         """The earliest moment a delivery is due or a lease runs out."""
 
     @abstractmethod
+    async def outstanding_wakes(self, limit: int = 1000) -> list[str]:
+        """Pull-wake subscriptions with a wake announced but not claimed (for restarts)."""
+
+    @abstractmethod
     async def setting(self, key: str, create: Callable[[], bytes]) -> bytes:
         """A persistent server secret, created once (atomically) on first use."""

@@ -1,0 +1,109 @@
+"""A materialized collection: rows by key, typed by an optional Pydantic model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .events import Change
+
+T = TypeVar("T")
+log = logging.getLogger("wakeful.state")
+
+Listener = Callable[[Change], None]
+
+
+class Collection(Generic[T]):
+    """Rows of one event type. Values are validated into ``model`` when one is given.
+
+    A stored value that no longer fits the model (say, after the model changed) is kept as
+    the raw JSON value rather than dropped: the stream is the truth, not the model."""
+
+    def __init__(self, name: str, model: type[T] | None = None) -> None:
+        self.name = name
+        self.model = model
+        self._rows: dict[str, T] = {}
+        self._raw: dict[str, Any] = {}
+        self._listeners: list[Listener] = []
+
+    def _decode(self, value: Any) -> T:
+        model = self.model
+        if model is not None and isinstance(model, type) and issubclass(model, BaseModel):
+            try:
+                return model.model_validate(value)  # type: ignore[return-value,unused-ignore]
+            except ValidationError as exc:
+                log.warning("row of %s does not match %s: %s", self.name, model.__name__, exc)
+        return value  # type: ignore[no-any-return]
+
+    def apply(self, change: Change) -> None:
+        if change.operation == "delete":
+            self._rows.pop(change.key, None)
+            self._raw.pop(change.key, None)
+        else:
+            self._rows[change.key] = self._decode(change.value)
+            self._raw[change.key] = change.value
+        for listener in list(self._listeners):
+            listener(change)
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._raw.clear()
+
+    def on_change(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on every applied change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def get(self, key: str) -> T | None:
+        return self._rows.get(key)
+
+    def raw(self, key: str) -> Any:
+        return self._raw.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._rows.values()))
+
+    def keys(self) -> list[str]:
+        return list(self._rows)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._rows.items())
+
+    def where(self, **equals: Any) -> list[T]:
+        """Rows whose fields equal the given values (attributes or dict keys)."""
+        return [
+            row
+            for row in self._rows.values()
+            if all(_field(row, k) == v for k, v in equals.items())
+        ]
+
+    def query(
+        self,
+        predicate: Callable[[T], bool] | None = None,
+        *,
+        order_by: Callable[[T], Any] | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[T]:
+        rows = [row for row in self._rows.values() if predicate is None or predicate(row)]
+        if order_by is not None:
+            rows.sort(key=order_by, reverse=descending)
+        return rows if limit is None else rows[:limit]
+
+    def snapshot(self) -> dict[str, Any]:
+        return dict(self._raw)
+
+
+def _field(row: Any, name: str) -> Any:
+    if isinstance(row, dict):
+        return row.get(name)
+    return getattr(row, name, None)
