@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .model import AppendRequest, CreateRequest
-from .subscriptions.model import SubscriptionSpec, WakeRequest
+from .subscriptions.model import Ack, SubscriptionSpec, WakeRequest
 from .subscriptions.tokens import TokenClaims
 
 
@@ -22,11 +22,19 @@ class CreateStream:
 
     request: CreateRequest
     labels: Mapping[str, str] = field(default_factory=dict)
+    exclusive: bool = False  # fail with 409 if the stream already exists
 
 
 @dataclass(frozen=True, slots=True)
 class Append:
     request: AppendRequest
+    optional: bool = False  # skip (instead of failing) when the stream is gone or closed
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStream:
+    path: str
+    missing_ok: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +93,26 @@ class AckWake:
     request: WakeRequest
 
 
+def extend_acks(ack: AckWake, appended: Mapping[str, tuple[int, int]]) -> AckWake:
+    """Acking the position where this batch's own append began also covers that append.
+
+    A handler pass acks its inputs up to the tail it read; its own events then start at
+    exactly that position. Covering them keeps the pass from waking itself, while anything
+    another writer appended in between still counts as pending work."""
+    acks = tuple(
+        Ack(item.stream, appended[item.stream][1])
+        if item.stream in appended and appended[item.stream][0] == item.position
+        else item
+        for item in ack.request.acks
+    )
+    request = WakeRequest(ack.request.wake_id, ack.request.generation, acks, ack.request.done)
+    return AckWake(ack.subscription_id, ack.claims, request)
+
+
 Operation = (
     CreateStream
     | Append
+    | DeleteStream
     | SetLabels
     | ScheduleAppend
     | CancelSchedule

@@ -431,13 +431,24 @@ class SqliteStorage(Storage):
         hook = self.subscriptions.after_append
         subscriptions = self.subscriptions
         match operation:
-            case batch.CreateStream(request=request, labels=labels):
+            case batch.CreateStream(request=request, labels=labels, exclusive=exclusive):
                 created = _create(connection, effects, request, hook)
+                if exclusive and not created.created:
+                    raise Conflict(f"stream {request.path!r} already exists", code="STREAM_EXISTS")
                 if labels:
                     _set_labels(connection, created.stream.id, labels)
                 return created
-            case batch.Append(request=request):
+            case batch.Append(request=request, optional=optional):
+                if optional:
+                    stream = by_path(connection, request.path)
+                    if stream is None or stream.deleted or stream.closed:
+                        return None
                 return _append(connection, effects, request, hook)
+            case batch.DeleteStream(path=path, missing_ok=missing_ok):
+                if missing_ok and by_path(connection, path) is None:
+                    return None
+                _delete(connection, effects, path)
+                return None
             case batch.SetLabels(path=path, labels=labels):
                 stream = visible(by_path(connection, path), path, time.time())
                 _set_labels(connection, stream.id, labels)
@@ -471,7 +482,22 @@ class SqliteStorage(Storage):
 
     async def commit(self, operations: Sequence[batch.Operation]) -> list[object]:
         ops = list(operations)
-        return await self.write(lambda c, e: [self._apply(c, e, op) for op in ops])
+
+        def run(connection: sqlite3.Connection, effects: Effects) -> list[object]:
+            results: list[object] = []
+            appended: dict[str, tuple[int, int]] = {}
+            for operation in ops:
+                if isinstance(operation, batch.AckWake):
+                    operation = batch.extend_acks(operation, appended)
+                result = self._apply(connection, effects, operation)
+                if isinstance(operation, batch.Append) and isinstance(result, AppendResult):
+                    size = sum(len(message) for message in operation.request.messages)
+                    if not result.duplicate:
+                        appended[operation.request.path] = (result.tail - size, result.tail)
+                results.append(result)
+            return results
+
+        return await self.write(run)
 
     async def labels(self, path: str) -> dict[str, str]:
         stream = by_path(self.reader, path)

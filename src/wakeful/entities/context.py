@@ -1,0 +1,441 @@
+"""The handler context: what a handler can read and do during one pass.
+
+Everything a handler does is buffered and committed with the pass as one transaction:
+its state changes, the children it spawns, the messages it sends, the streams it starts
+observing, its timers and tags. A pass that fails (or whose worker lost its lease) leaves
+no trace, and its retry starts from the same inputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import orjson
+from croniter import croniter
+from pydantic import BaseModel
+
+from ..state import Collection, StateStore
+from ..state.events import Change as StateChange
+from ..state.events import delete, insert, parse, update
+from ..streams import batch
+from ..streams.model import AppendRequest, CreateRequest
+from ..streams.subscriptions.model import SubscriptionSpec
+from . import events
+from . import vocabulary as v
+from .addressing import WAKE_STREAM, Address, shared_stream
+from .definition import CollectionSpec, EntityType, Registry
+from .errors import InvalidArguments
+
+if TYPE_CHECKING:
+    pass
+
+M = TypeVar("M", bound=BaseModel)
+JSON = "application/json"
+
+
+@dataclass(slots=True)
+class PassOutput:
+    """What a pass will commit besides acknowledging its inputs."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    operations: list[batch.Operation] = field(default_factory=list)
+    labels: dict[str, str | None] = field(default_factory=dict)
+    completion: dict[str, Any] | None = None
+
+
+class StateCollection(Generic[M]):
+    """A typed view of one ``state:<name>`` collection with buffered, validated writes."""
+
+    def __init__(self, name: str, spec: CollectionSpec[M], rows: Collection[Any], out: PassOutput):
+        self.name = name
+        self.spec = spec
+        self._rows = rows
+        self._out = out
+        self._type = v.state_type(name)
+
+    def _row(self, value: M | Mapping[str, Any]) -> M:
+        if isinstance(value, self.spec.model):
+            return value
+        return self.spec.model.model_validate(value)
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self._out.events.append(event)
+        parsed = parse(event)
+        assert isinstance(parsed, StateChange)
+        self._rows.apply(parsed)
+
+    def get(self, key: str) -> M | None:
+        found = self._rows.get(key)
+        return found if found is None or isinstance(found, self.spec.model) else None
+
+    def __getitem__(self, key: str) -> M:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Any:
+        return iter(self.all())
+
+    def all(self) -> list[M]:
+        return [row for row in self._rows if isinstance(row, self.spec.model)]
+
+    def where(self, **equals: Any) -> list[M]:
+        return [row for row in self._rows.where(**equals) if isinstance(row, self.spec.model)]
+
+    def query(self, predicate: Any = None, **options: Any) -> list[M]:
+        return [r for r in self._rows.query(predicate, **options) if isinstance(r, self.spec.model)]
+
+    def insert(self, value: M | Mapping[str, Any]) -> M:
+        row = self._row(value)
+        key = self.spec.key_of(row)
+        if key in self._rows:
+            raise KeyError(f"{self.name} already has a row {key!r}; use update or upsert")
+        self._emit(insert(self._type, key, row.model_dump(mode="json")))
+        return row
+
+    def update(self, value: M | Mapping[str, Any]) -> M:
+        row = self._row(value)
+        key = self.spec.key_of(row)
+        if key not in self._rows:
+            raise KeyError(f"{self.name} has no row {key!r} to update")
+        old = self._rows.raw(key)
+        self._emit(update(self._type, key, row.model_dump(mode="json"), old_value=old))
+        return row
+
+    def upsert(self, value: M | Mapping[str, Any]) -> M:
+        row = self._row(value)
+        return self.update(row) if self.spec.key_of(row) in self._rows else self.insert(row)
+
+    def delete(self, key: str) -> None:
+        if key not in self._rows:
+            raise KeyError(f"{self.name} has no row {key!r} to delete")
+        self._emit(delete(self._type, key, old_value=self._rows.raw(key)))
+
+
+class State:
+    """``ctx.state.<name>`` (or ``ctx.state["name"]``) for each declared collection."""
+
+    def __init__(self, collections: dict[str, StateCollection[Any]]) -> None:
+        self._collections = collections
+
+    def __getattr__(self, name: str) -> StateCollection[Any]:
+        try:
+            return self._collections[name]
+        except KeyError:
+            raise AttributeError(f"no state collection {name!r}") from None
+
+    def __getitem__(self, name: str) -> StateCollection[Any]:
+        return self._collections[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._collections)
+
+
+class SharedState:
+    """A shared-state stream joined by this entity: read its collections, buffer writes."""
+
+    def __init__(self, name: str, store: StateStore, out: PassOutput) -> None:
+        self.name = name
+        self.stream = shared_stream(name)
+        self._store = store
+        self._out = out
+        self._pending: list[dict[str, Any]] = []
+
+    def collection(self, name: str) -> Collection[Any]:
+        return self._store.collection(v.state_type(name))
+
+    def _write(self, event: dict[str, Any]) -> None:
+        self._store.apply(event)
+        self._out.operations.append(
+            batch.Append(AppendRequest(self.stream, JSON, [orjson.dumps(event)]))
+        )
+
+    def insert(self, collection: str, key: str, value: Any) -> None:
+        self._write(insert(v.state_type(collection), key, value))
+
+    def update(self, collection: str, key: str, value: Any) -> None:
+        self._write(update(v.state_type(collection), key, value))
+
+    def delete(self, collection: str, key: str) -> None:
+        self._write(delete(v.state_type(collection), key))
+
+
+class Context:
+    """Passed to a handler with the :class:`~wakeful.entities.wake.Wake` that woke it."""
+
+    def __init__(
+        self,
+        *,
+        address: Address,
+        definition: EntityType,
+        registry: Registry,
+        store: StateStore,
+        args: Any,
+        parent: str | None,
+        tags: dict[str, str],
+        first_wake: bool,
+        shared: dict[str, StateStore],
+        known: set[str],
+    ) -> None:
+        self.address = address
+        self.definition = definition
+        self.args = args
+        self.parent = parent
+        self.first_wake = first_wake
+        self.output = PassOutput()
+        self.interrupted = asyncio.Event()
+        self._registry = registry
+        self.store = store
+        self._tags = dict(tags)
+        self._shared_stores = shared
+        self._known = known
+        self.state = State(
+            {
+                name: StateCollection(name, spec, store.collection(v.state_type(name)), self.output)
+                for name, spec in definition.state.items()
+            }
+        )
+
+    # --- identity --------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.address.url
+
+    @property
+    def type(self) -> str:
+        return self.address.type
+
+    @property
+    def id(self) -> str:
+        return self.address.id
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._tags)
+
+    def collection(self, name: str) -> Collection[Any]:
+        """Any collection of this entity's stream, built-in ones included (``inbox``, ...)."""
+        return self.store.collection(name)
+
+    # --- tags ------------------------------------------------------------------------
+
+    def set_tag(self, name: str, value: str) -> None:
+        self._tags[name] = value
+        self.output.events.append(events.tag(name, value))
+        self.output.labels[f"tag:{name}"] = value
+
+    def remove_tag(self, name: str) -> None:
+        self._tags.pop(name, None)
+        self.output.events.append(events.tag(name, None))
+        self.output.labels[f"tag:{name}"] = None
+
+    # --- coordination ----------------------------------------------------------------
+
+    def spawn(
+        self,
+        type_name: str,
+        entity_id: str | None = None,
+        *,
+        args: Any = None,
+        message: Any = None,
+        wake_on_finish: bool = True,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create a child entity (when this pass commits); returns its URL.
+
+        With ``wake_on_finish`` the child's ``complete(...)`` (or failure) wakes this entity
+        with a :class:`~wakeful.entities.wake.ChildStatus` carrying its response."""
+        definition = self._registry.get(type_name)
+        address = Address(type_name, entity_id or events.new_id())
+        validated = definition.validate_args(args)
+        if message is not None:
+            definition.validate_message(message)
+        self.output.operations.extend(
+            creation_operations(
+                address,
+                args=_dump(validated),
+                parent=self.url if wake_on_finish else None,
+                tags=dict(tags or {}),
+                message=message,
+                sender=self.url,
+            )
+        )
+        self.output.events.append(
+            events.manifest(
+                f"child:{address.url}",
+                {"url": address.url, "type": type_name, "wake_on_finish": wake_on_finish},
+            )
+        )
+        self._known.add(address.url)
+        return address.url
+
+    def send(self, url: str, payload: Any, *, delay: float | None = None) -> str:
+        """Send a message to another entity's inbox, now or after ``delay`` seconds."""
+        target = Address.parse(url)
+        definition = self._registry.get(target.type)
+        definition.validate_message(payload)
+        event = events.inbox(payload, self.url)
+        message = orjson.dumps(event)
+        if delay is not None and delay > 0:
+            self.output.operations.append(
+                batch.ScheduleAppend(
+                    f"send:{event['key']}", target.stream, message, time.time() + delay
+                )
+            )
+        else:
+            self.output.operations.append(
+                batch.Append(AppendRequest(target.stream, JSON, [message]), optional=True)
+            )
+        return str(event["key"])
+
+    def observe(
+        self,
+        target: str,
+        *,
+        collections: Iterable[str] | None = None,
+        operations: Iterable[str] | None = None,
+        debounce: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Wake on changes to another entity (``/type/id``) or a shared state (``name``).
+
+        ``collections`` and ``operations`` filter which changes wake; ``debounce`` waits for
+        that many quiet seconds first; ``timeout`` wakes with a timer if nothing changed."""
+        stream = Address.parse(target).stream if target.startswith("/") else shared_stream(target)
+        registration = {
+            "stream": stream,
+            "target": target,
+            "collections": sorted(collections) if collections is not None else None,
+            "operations": sorted(operations) if operations is not None else None,
+            "debounce": debounce,
+            "timeout": timeout,
+        }
+        self.output.events.append(events.manifest(f"observe:{stream}", registration))
+        self.output.operations.append(batch.LinkStreams(self.address.subscription_id, (stream,)))
+        if timeout is not None:
+            self._schedule(
+                f"timeout:{stream}", "timeout", time.time() + timeout, {"target": target}
+            )
+
+    def unobserve(self, target: str) -> None:
+        stream = Address.parse(target).stream if target.startswith("/") else shared_stream(target)
+        self.output.events.append(events.manifest_removed(f"observe:{stream}"))
+        self.output.operations.append(batch.UnlinkStream(self.address.subscription_id, stream))
+        self.cancel_timer(f"timeout:{stream}")
+
+    def shared(self, name: str) -> SharedState:
+        """Create (if needed) and join the shared state ``name``; changes to it wake this entity."""
+        stream = shared_stream(name)
+        store = self._shared_stores.get(name)
+        if store is None:
+            store = self._shared_stores[name] = StateStore()
+            self.output.operations.append(
+                batch.CreateStream(
+                    CreateRequest(stream, JSON, None, None, False, b""), {"kind": "shared"}
+                )
+            )
+            self.output.operations.append(
+                batch.LinkStreams(self.address.subscription_id, (stream,))
+            )
+            self.output.events.append(
+                events.manifest(f"shared:{name}", {"name": name, "stream": stream})
+            )
+        return SharedState(name, store, self.output)
+
+    # --- time ------------------------------------------------------------------------
+
+    def _schedule(self, name: str, kind: str, due_at: float, payload: Any) -> None:
+        message = orjson.dumps(events.timer(name, kind, payload))
+        self.output.operations.append(
+            batch.ScheduleAppend(f"{self.url}#{name}", self.address.stream, message, due_at)
+        )
+
+    def timer(self, name: str, delay: float, payload: Any = None) -> None:
+        """Wake once after ``delay`` seconds (replacing a timer of the same name)."""
+        self._schedule(f"timer:{name}", "timer", time.time() + delay, payload)
+        self.output.events.append(
+            events.manifest(f"timer:{name}", {"name": name, "due_at": time.time() + delay})
+        )
+
+    def cancel_timer(self, name: str) -> None:
+        self.output.operations.append(batch.CancelSchedule(f"{self.url}#{name}"))
+
+    def cron(self, name: str, expression: str, payload: Any = None) -> None:
+        """Wake on a cron schedule (``*/5 * * * *``) until :meth:`cancel_cron`."""
+        if not croniter.is_valid(expression):
+            raise InvalidArguments(f"invalid cron expression {expression!r}")
+        due = next_cron(expression, time.time())
+        self._schedule(f"cron:{name}", "cron", due, {"name": name, "payload": payload})
+        self.output.events.append(
+            events.manifest(
+                f"cron:{name}",
+                {"name": name, "expression": expression, "payload": payload, "next_at": due},
+            )
+        )
+
+    def cancel_cron(self, name: str) -> None:
+        self.cancel_timer(f"cron:{name}")
+        self.output.events.append(events.manifest_removed(f"cron:{name}"))
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def complete(self, response: Any = None) -> None:
+        """Report that this entity's run finished, waking a parent that waits for it."""
+        self.output.completion = {"status": "completed", "response": response}
+
+    def use_agent(self, *args: Any, **kwargs: Any) -> Any:
+        """Configure the LLM agent loop for this pass (provided by :mod:`wakeful.agent`)."""
+        raise NotImplementedError("the agent loop is not installed in this runtime")
+
+
+def _dump(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def next_cron(expression: str, after: float) -> float:
+    return float(croniter(expression, after).get_next(float))
+
+
+def creation_operations(
+    address: Address,
+    *,
+    args: Any,
+    parent: str | None,
+    tags: dict[str, str],
+    message: Any = None,
+    sender: str | None = None,
+) -> list[batch.Operation]:
+    """The operations that create an entity: its subscription, then its stream and labels."""
+    initial = [events.entity_created(address.url, address.type, address.id, args, parent, tags)]
+    initial += [events.tag(name, value) for name, value in tags.items()]
+    if message is not None:
+        initial.append(events.inbox(message, sender))
+    labels = {"kind": "entity", "type": address.type, "status": v.IDLE}
+    if parent is not None:
+        labels["parent"] = parent
+    labels.update({f"tag:{name}": value for name, value in tags.items()})
+    spec = SubscriptionSpec(
+        type="pull-wake",
+        streams=[address.stream],
+        wake_stream=WAKE_STREAM,
+        lease_ttl_ms=30_000,
+    )
+    body = b"[" + b",".join(orjson.dumps(event) for event in initial) + b"]"
+    return [
+        batch.PutSubscription(address.subscription_id, spec, ""),
+        batch.CreateStream(
+            CreateRequest(address.stream, JSON, None, None, False, body), labels, exclusive=True
+        ),
+    ]

@@ -1,0 +1,190 @@
+"""Defining entity types: the registry, handlers, typed state and message schemas."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .addressing import check_type
+from .errors import InvalidArguments, InvalidMessage, UnknownEntityType
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .wake import Signal, Wake
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[["Context", "Wake"], Awaitable[None]]
+SignalHandler = Callable[["Context", "Signal"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSpec(Generic[M]):
+    """A typed state collection: rows are ``model`` instances keyed by their ``key`` field."""
+
+    model: type[M]
+    key: str = "id"
+
+    def key_of(self, row: M) -> str:
+        value = getattr(row, self.key, None)
+        if value is None:
+            raise ValueError(f"{self.model.__name__} row has no {self.key!r} to key it by")
+        return str(value)
+
+
+def collection(model: type[M], *, key: str = "id") -> CollectionSpec[M]:
+    """Declare a state collection whose primary key is the field ``key``."""
+    if key not in model.model_fields:
+        raise TypeError(f"{model.__name__} has no field {key!r} to use as primary key")
+    return CollectionSpec(model, key)
+
+
+def _as_spec(value: type[BaseModel] | CollectionSpec[Any]) -> CollectionSpec[Any]:
+    if isinstance(value, CollectionSpec):
+        return value
+    return collection(value)
+
+
+def _validate(schema: type[BaseModel] | None, raw: Any, error: type[Exception], what: str) -> Any:
+    if schema is None:
+        return raw
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or what}: {item['msg']}"
+            for item in exc.errors()[:5]
+        )
+        raise error(f"invalid {what}: {problems}") from None
+
+
+@dataclass(slots=True)
+class EntityType:
+    """One kind of entity: what it is called, what it keeps, and what runs when it wakes."""
+
+    name: str
+    handler: Handler
+    description: str = ""
+    state: dict[str, CollectionSpec[Any]] = field(default_factory=dict)
+    args: type[BaseModel] | None = None
+    inbox: type[BaseModel] | None = None
+    on_signal: SignalHandler | None = None
+    max_attempts: int = 3
+    retry_seconds: float = 0.5
+
+    def signal_handler(self, handler: SignalHandler) -> SignalHandler:
+        """Decorator: handle custom signals (any name but the runtime's own)."""
+        self.on_signal = handler
+        return handler
+
+    def validate_args(self, raw: Any) -> Any:
+        return _validate(self.args, raw if raw is not None else {}, InvalidArguments, "args")
+
+    def validate_message(self, raw: Any) -> Any:
+        return _validate(self.inbox, raw, InvalidMessage, "message")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "state": {
+                name: {"key": spec.key, "schema": spec.model.model_json_schema()}
+                for name, spec in self.state.items()
+            },
+            "args_schema": self.args.model_json_schema() if self.args else None,
+            "inbox_schema": self.inbox.model_json_schema() if self.inbox else None,
+        }
+
+
+class Registry:
+    """The entity types a server or worker can run. The only global state is what you put here."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, EntityType] = {}
+
+    def define(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        description: str = "",
+        state: Mapping[str, type[BaseModel] | CollectionSpec[Any]] | None = None,
+        args: type[BaseModel] | None = None,
+        inbox: type[BaseModel] | None = None,
+        max_attempts: int = 3,
+    ) -> EntityType:
+        check_type(name)
+        if name in self._types:
+            raise ValueError(f"entity type {name!r} is already defined")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        entity_type = EntityType(
+            name=name,
+            handler=handler,
+            description=description or (handler.__doc__ or "").strip(),
+            state={key: _as_spec(value) for key, value in (state or {}).items()},
+            args=args,
+            inbox=inbox,
+            max_attempts=max_attempts,
+        )
+        self._types[name] = entity_type
+        return entity_type
+
+    def entity(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        state: Mapping[str, type[BaseModel] | CollectionSpec[Any]] | None = None,
+        args: type[BaseModel] | None = None,
+        inbox: type[BaseModel] | None = None,
+        max_attempts: int = 3,
+    ) -> Callable[[Handler], EntityType]:
+        """Decorator form of :meth:`define`::
+
+        @registry.entity("counter", state={"counts": Count})
+        async def counter(ctx, wake): ...
+        """
+
+        def register(handler: Handler) -> EntityType:
+            return self.define(
+                name,
+                handler,
+                description=description,
+                state=state,
+                args=args,
+                inbox=inbox,
+                max_attempts=max_attempts,
+            )
+
+        return register
+
+    def get(self, name: str) -> EntityType:
+        found = self._types.get(name)
+        if found is None:
+            raise UnknownEntityType(f"no entity type {name!r} is registered")
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self) -> Iterator[EntityType]:
+        return iter(self._types.values())
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    @staticmethod
+    def load(spec: str) -> Registry:
+        """Import ``module:attribute`` (e.g. ``myapp.agents:registry``)."""
+        module_name, _, attribute = spec.partition(":")
+        if not module_name or not attribute:
+            raise ValueError(f"registry {spec!r} must look like module:attribute")
+        module = importlib.import_module(module_name)
+        registry = getattr(module, attribute, None)
+        if not isinstance(registry, Registry):
+            raise TypeError(f"{spec} is not a wakeful Registry")
+        return registry

@@ -1,0 +1,556 @@
+"""One handler pass: gather the inputs of a claimed wake, run the handler, commit.
+
+The inputs are the events between the entity's cursor (recorded on its own stream) and
+the tails the claim saw. The commit is one transaction holding the entity's events
+(through a producer fenced by the claim's generation), everything the handler asked for,
+the new cursor, and the acknowledgement of the wake. Crash anywhere before it and the
+next claim starts from the same inputs; after it, the inputs are never handled again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ..state import StateStore
+from ..state.events import Change as StateChange
+from ..state.events import InvalidEvent, parse
+from ..streams import batch
+from ..streams.errors import StreamError
+from ..streams.model import AppendRequest, CreateRequest, ProducerClaim
+from ..streams.storage import Storage
+from ..streams.subscriptions.model import Ack, Link, SubscriptionRow, WakeRequest
+from ..streams.subscriptions.tokens import TokenClaims
+from . import events
+from . import vocabulary as v
+from .addressing import SHARED_PREFIX, Address
+from .context import JSON, Context, next_cron
+from .definition import EntityType, Registry
+from .errors import InvalidMessage
+from .loading import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_LABEL, StateCache, read_messages
+from .wake import Change, ChildStatus, Message, Range, Signal, Timer, Wake
+
+log = logging.getLogger("wakeful.entities")
+PRODUCER = "wakeful-runtime"
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str
+    new_status: str
+    ctx: Context | None = None
+    store: StateStore | None = None
+    failure: BaseException | None = None
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Inputs:
+    wake: Wake = field(default_factory=Wake)
+    control: list[str] = field(default_factory=list)  # runtime signals, in order
+    cursor: dict[str, int] = field(default_factory=dict)  # new cursor per stream
+    deferred: dict[str, float] = field(default_factory=dict)  # debounced streams → quiet at
+    timeouts_met: list[str] = field(default_factory=list)  # observed streams that changed
+
+
+def _manifest(store: StateStore, key: str) -> dict[str, Any] | None:
+    row = store.collection(v.MANIFEST).get(key)
+    return row if isinstance(row, dict) else None
+
+
+def status_of(store: StateStore) -> str:
+    row = _manifest(store, "status")
+    return str(row.get("status", v.IDLE)) if row else v.IDLE
+
+
+def fold_status(status: str, control: list[str]) -> str:
+    """The status after applying runtime signals in order; terminal statuses stay."""
+    for name in control:
+        if status in v.TERMINAL:
+            break
+        if name == v.PAUSE and status == v.IDLE:
+            status = v.PAUSED
+        elif name == v.RESUME and status in (v.PAUSED, v.FAILED):
+            status = v.IDLE
+        elif name == v.STOP:
+            status = v.STOPPED
+        elif name == v.KILL:
+            status = v.KILLED
+    return status
+
+
+class PassRunner:
+    def __init__(
+        self, storage: Storage, registry: Registry, cache: StateCache, worker: str
+    ) -> None:
+        self.storage = storage
+        self.registry = registry
+        self.cache = cache
+        self.worker = worker
+        self.shared: dict[str, StateStore] = {}
+
+    async def run(self, address: Address, row: SubscriptionRow) -> None:
+        assert row.wake_id is not None
+        claims = TokenClaims(row.id, row.generation, row.wake_id)
+        definition = self.registry.get(address.type)
+        main = next((link for link in row.links if link.path == address.stream), None)
+        if main is None:
+            await self._ack_only(row, claims)
+            return
+        loaded = await self.cache.load(address, definition, main.tail)
+        created = loaded.store.collection(v.ENTITY_CREATED).get("entity")
+        if not isinstance(created, dict):
+            await self._ack_only(row, claims)  # not (yet) an entity's stream
+            return
+        inputs = await self._gather(address, definition, loaded.store, row.links)
+        status = status_of(loaded.store)
+        new_status = fold_status(status, inputs.control)
+        snapshot = None
+        if loaded.store.events - loaded.snapshot_events >= SNAPSHOT_EVERY_EVENTS:
+            snapshot = loaded.store.snapshot()
+        outcome = Outcome(status=status, new_status=new_status)
+        if new_status == v.IDLE and not inputs.wake.is_empty():
+            outcome = await self._attempts(
+                address, definition, row, claims, created, inputs, outcome, main.tail
+            )
+        self.cache.drop(address.url)
+        await self._commit(address, row, claims, inputs, outcome, snapshot, created)
+        if outcome.ctx is not None and outcome.store is not None:
+            loaded.store = outcome.store
+            if snapshot is not None:
+                loaded.snapshot_events = int(snapshot["events"])
+            self.cache.put(address.url, loaded)
+
+    async def _ack_only(self, row: SubscriptionRow, claims: TokenClaims) -> None:
+        await self.storage.commit([_ack(row, claims)])
+
+    # --- inputs ----------------------------------------------------------------------
+
+    async def _gather(
+        self,
+        address: Address,
+        definition: EntityType,
+        store: StateStore,
+        links: list[Link],
+    ) -> Inputs:
+        inputs = Inputs()
+        wake = inputs.wake
+        cursor_row = _manifest(store, "cursor") or {}
+        cursor: dict[str, int] = dict(cursor_row.get("streams", {}))
+        wake.first = address.stream not in cursor
+        for link in links:
+            path = link.path
+            start = cursor.get(path, 0 if path == address.stream else link.acked)
+            if start >= link.tail:
+                continue
+            if path == address.stream:
+                count = await self._own_inputs(address, definition, store, start, link.tail, inputs)
+            else:
+                count = await self._observed(store, path, start, link.tail, inputs)
+            if path not in inputs.deferred:
+                inputs.cursor[path] = link.tail
+                if count:
+                    wake.ranges.append(Range(path, start, link.tail, count))
+        return inputs
+
+    async def _own_inputs(
+        self,
+        address: Address,
+        definition: EntityType,
+        store: StateStore,
+        start: int,
+        end: int,
+        inputs: Inputs,
+    ) -> int:
+        wake = inputs.wake
+        count = 0
+        async for message in read_messages(self.storage, address.stream, start, end):
+            try:
+                event = parse(message.value)
+            except InvalidEvent:
+                continue
+            if not isinstance(event, StateChange) or event.type not in v.INPUTS:
+                continue
+            value = event.value if isinstance(event.value, dict) else {}
+            count += 1
+            if event.type == v.INBOX:
+                try:
+                    payload = definition.validate_message(value.get("payload"))
+                except InvalidMessage as exc:
+                    log.warning(
+                        "%s: dropping invalid inbox message %s: %s", address, event.key, exc
+                    )
+                    continue
+                wake.messages.append(
+                    Message(event.key, payload, value.get("from"), event.timestamp)
+                )
+            elif event.type == v.SIGNAL:
+                name = str(value.get("name", ""))
+                if name in v.CONTROL_SIGNALS:
+                    inputs.control.append(name)
+                else:
+                    wake.signals.append(Signal(event.key, name, value.get("payload")))
+            elif event.type == v.CHILD_STATUS:
+                wake.children.append(
+                    ChildStatus(
+                        str(value.get("url", event.key)),
+                        str(value.get("status", "")),
+                        value.get("response"),
+                        value.get("error"),
+                    )
+                )
+            elif event.type == v.TIMER:
+                wake.timers.append(
+                    Timer(
+                        str(value.get("name", "")),
+                        str(value.get("kind", "timer")),
+                        value.get("payload"),
+                    )
+                )
+        return count
+
+    async def _observed(
+        self, store: StateStore, path: str, start: int, end: int, inputs: Inputs
+    ) -> int:
+        shared = path.startswith(SHARED_PREFIX)
+        registration = _manifest(store, f"observe:{path}") or {}
+        collections = registration.get("collections")
+        operations = registration.get("operations")
+        shared_store = self.shared.get(path) if shared else None
+        count = 0
+        latest = 0.0
+        found: list[Change] = []
+        async for message in read_messages(self.storage, path, start, end):
+            try:
+                event = parse(message.value)
+            except InvalidEvent:
+                continue
+            if not isinstance(event, StateChange):
+                continue
+            if shared_store is not None and message.start >= shared_store.position:
+                shared_store.apply(message.value)
+                shared_store.position = message.end
+            if collections is not None and event.type not in collections:
+                continue
+            if operations is not None and event.operation not in operations:
+                continue
+            count += 1
+            latest = max(latest, _seconds(event.timestamp))
+            found.append(Change(path, event.type, event.key, event.operation, event.value, shared))
+        debounce = registration.get("debounce")
+        if found and debounce:
+            quiet_at = latest + float(debounce)
+            if quiet_at > time.time():
+                inputs.deferred[path] = quiet_at
+                return count
+        inputs.wake.changes.extend(found)
+        if found:
+            inputs.timeouts_met.append(path)
+        return count
+
+    # --- the handler -----------------------------------------------------------------
+
+    async def _attempts(
+        self,
+        address: Address,
+        definition: EntityType,
+        row: SubscriptionRow,
+        claims: TokenClaims,
+        created: dict[str, Any],
+        inputs: Inputs,
+        outcome: Outcome,
+        tail: int,
+    ) -> Outcome:
+        """Run the handler, retrying with backoff; a pass that keeps failing marks the entity
+        failed (its inputs stay unhandled until a resume)."""
+        for attempt in range(1, definition.max_attempts + 1):
+            outcome.attempts = attempt
+            # Each attempt starts from the stream, not from what a failed attempt changed.
+            self.cache.drop(address.url)
+            store = (await self.cache.load(address, definition, tail)).store
+            ctx = await self._context(address, definition, created, store)
+            task: asyncio.Task[None] = asyncio.ensure_future(definition.handler(ctx, inputs.wake))
+            helpers = [
+                asyncio.create_task(self._keep_lease(row, claims, task)),
+                asyncio.create_task(self._watch_signals(address, tail, ctx, task)),
+            ]
+            try:
+                await task
+                outcome.ctx, outcome.store, outcome.failure = ctx, store, None
+                return outcome
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
+                outcome.failure = RuntimeError("handler cancelled (kill signal or lost lease)")
+                outcome.new_status = v.FAILED
+                return outcome
+            except Exception as exc:
+                outcome.failure = exc
+                log.warning("%s: handler attempt %d failed: %r", address, attempt, exc)
+            finally:
+                for helper in helpers:
+                    helper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await helper
+            if attempt < definition.max_attempts:
+                await asyncio.sleep(definition.retry_seconds * 2 ** (attempt - 1))
+        outcome.new_status = v.FAILED
+        return outcome
+
+    async def _context(
+        self, address: Address, definition: EntityType, created: dict[str, Any], store: StateStore
+    ) -> Context:
+        tags = {
+            str(row.get("name")): str(row.get("value"))
+            for row in store.collection(v.TAGS)
+            if isinstance(row, dict)
+        }
+        shared: dict[str, StateStore] = {}
+        for row in store.collection(v.MANIFEST):
+            if isinstance(row, dict) and "stream" in row and "name" in row and "target" not in row:
+                shared[str(row["name"])] = await self._shared_store(str(row["stream"]))
+        try:
+            args = definition.validate_args(created.get("args"))
+        except StreamError:
+            args = created.get("args")
+        return Context(
+            address=address,
+            definition=definition,
+            registry=self.registry,
+            store=store,
+            args=args,
+            parent=created.get("parent"),
+            tags=tags,
+            first_wake=False,
+            shared=shared,
+            known=set(),
+        )
+
+    async def _shared_store(self, stream: str) -> StateStore:
+        store = self.shared.get(stream)
+        if store is None:
+            store = self.shared[stream] = StateStore()
+        try:
+            tail = (await self.storage.head(stream)).tail
+        except StreamError:
+            return store
+        async for message in read_messages(self.storage, stream, store.position, tail):
+            store.apply(message.value)
+            store.position = message.end
+        return store
+
+    async def _keep_lease(
+        self, row: SubscriptionRow, claims: TokenClaims, task: asyncio.Task[None]
+    ) -> None:
+        """Heartbeat the lease while the handler runs; cancel the handler if it is lost."""
+        assert row.wake_id is not None
+        interval = max(row.lease_seconds / 3, 0.2)
+        request = WakeRequest(row.wake_id, row.generation)
+        while not task.done():
+            await asyncio.sleep(interval)
+            try:
+                await self.storage.subscriptions.ack(row.id, claims, request)
+            except StreamError as exc:
+                log.warning("%s: lost the lease (%s); stopping the handler", row.id, exc.code)
+                task.cancel()
+                return
+
+    async def _watch_signals(
+        self, address: Address, position: int, ctx: Context, task: asyncio.Task[None]
+    ) -> None:
+        """While the handler runs, act on interrupt and kill signals as they arrive."""
+        hub = self.storage.hub
+        while not task.done():
+            try:
+                stream = await self.storage.head(address.stream)
+            except StreamError:
+                return
+            event = hub.watch(stream.id)
+            async for message in read_messages(self.storage, address.stream, position, stream.tail):
+                position = message.end
+                value = message.value if isinstance(message.value, dict) else {}
+                if value.get("type") != v.SIGNAL:
+                    continue
+                name = (value.get("value") or {}).get("name")
+                if name in (v.INTERRUPT, v.STOP, v.KILL):
+                    ctx.interrupted.set()
+                if name == v.KILL:
+                    task.cancel()
+                    return
+            await hub.wait(event, 5.0)
+
+    # --- commit ----------------------------------------------------------------------
+
+    async def _commit(
+        self,
+        address: Address,
+        row: SubscriptionRow,
+        claims: TokenClaims,
+        inputs: Inputs,
+        outcome: Outcome,
+        snapshot: dict[str, Any] | None,
+        created: dict[str, Any],
+    ) -> None:
+        try:
+            await self.storage.commit(
+                await self._operations(address, row, claims, inputs, outcome, snapshot, created)
+            )
+        except StreamError as exc:
+            if outcome.ctx is None or exc.code in ("FENCED", "STALE_EPOCH", "NO_SUBSCRIPTION"):
+                raise
+            # What the handler asked for cannot be committed (say, a child id that exists):
+            # record the failure instead, without its effects.
+            log.warning("%s: pass could not commit: %s", address, exc.message)
+            outcome.ctx, outcome.store = None, None
+            outcome.failure, outcome.new_status = exc, v.FAILED
+            await self.storage.commit(
+                await self._operations(address, row, claims, inputs, outcome, None, created)
+            )
+
+    async def _operations(
+        self,
+        address: Address,
+        row: SubscriptionRow,
+        claims: TokenClaims,
+        inputs: Inputs,
+        outcome: Outcome,
+        snapshot: dict[str, Any] | None,
+        created: dict[str, Any],
+    ) -> list[batch.Operation]:
+        own: list[dict[str, Any]] = []
+        operations: list[batch.Operation] = []
+        labels: dict[str, str | None] = {}
+        wake, ctx, failure = inputs.wake, outcome.ctx, outcome.failure
+        if ctx is not None:
+            own.extend(ctx.output.events)
+            operations.extend(ctx.output.operations)
+            labels.update(ctx.output.labels)
+        if failure is not None:
+            message = f"{type(failure).__name__}: {failure}"
+            own.append(events.error(message, "handler", outcome.attempts))
+        if outcome.new_status != outcome.status:
+            own.append(events.manifest("status", {"status": outcome.new_status}))
+            labels["status"] = outcome.new_status
+            if outcome.new_status in v.TERMINAL:
+                own.append(events.stopped(outcome.new_status))
+        operations.extend(self._report_to_parent(address, created, outcome))
+        if ctx is not None:
+            for timer in wake.timers:
+                if timer.kind == "cron":
+                    own.extend(self._reschedule_cron(address, ctx, timer, operations))
+        for path in inputs.timeouts_met:
+            operations.append(batch.CancelSchedule(f"{address.url}#timeout:{path}"))
+        for path, quiet_at in inputs.deferred.items():
+            message_bytes = orjson.dumps(events.timer(f"debounce:{path}", "debounce"))
+            key = f"{address.url}#debounce:{path}"
+            operations.append(batch.ScheduleAppend(key, address.stream, message_bytes, quiet_at))
+        # Handled inputs move the cursor; while paused or failed they wait for a resume.
+        handled = outcome.new_status == v.IDLE or outcome.new_status in v.TERMINAL
+        if handled and failure is None and (not wake.is_empty() or inputs.control):
+            store = outcome.store
+            previous = (_manifest(store, "cursor") if store is not None else None) or {}
+            streams = {**previous.get("streams", {}), **inputs.cursor}
+            own.append(events.manifest("cursor", {"streams": streams}))
+            if not wake.is_empty():
+                own.append(_wake_record(wake, row.generation))
+        if snapshot is not None:
+            operations.extend(await self._snapshot_operations(address, snapshot, labels))
+        if labels:
+            operations.append(batch.SetLabels(address.stream, labels))
+        if outcome.new_status in v.TERMINAL:
+            operations.append(batch.DeleteSubscription(row.id))
+        ops: list[batch.Operation] = []
+        if own:
+            producer = ProducerClaim(PRODUCER, row.generation, 0)
+            body = [orjson.dumps(event) for event in own]
+            ops.append(batch.Append(AppendRequest(address.stream, JSON, body, producer=producer)))
+        ops.extend(operations)
+        if outcome.new_status not in v.TERMINAL:
+            ops.append(_ack(row, claims))
+        return ops
+
+    def _report_to_parent(
+        self, address: Address, created: dict[str, Any], outcome: Outcome
+    ) -> list[batch.Operation]:
+        parent = created.get("parent")
+        if not parent:
+            return []
+        if outcome.failure is not None:
+            event = events.child_status(address.url, "failed", None, str(outcome.failure))
+        elif outcome.ctx is not None and outcome.ctx.output.completion is not None:
+            completion = outcome.ctx.output.completion
+            event = events.child_status(address.url, "completed", completion.get("response"))
+        else:
+            return []
+        request = AppendRequest(Address.parse(str(parent)).stream, JSON, [orjson.dumps(event)])
+        return [batch.Append(request, optional=True)]
+
+    async def _snapshot_operations(
+        self, address: Address, snapshot: dict[str, Any], labels: dict[str, str | None]
+    ) -> list[batch.Operation]:
+        try:
+            start = (await self.storage.head(address.snapshots)).tail
+        except StreamError:
+            start = 0
+        labels[SNAPSHOT_LABEL] = str(start)
+        create = CreateRequest(address.snapshots, JSON, None, None, False, b"")
+        return [
+            batch.CreateStream(create, {"kind": "snapshots"}),
+            batch.Append(AppendRequest(address.snapshots, JSON, [orjson.dumps(snapshot)])),
+        ]
+
+    def _reschedule_cron(
+        self, address: Address, ctx: Context, timer: Timer, operations: list[batch.Operation]
+    ) -> list[dict[str, Any]]:
+        store = ctx.store
+        payload = timer.payload if isinstance(timer.payload, dict) else {}
+        name = str(payload.get("name", timer.name.removeprefix("cron:")))
+        registration = _manifest(store, f"cron:{name}")
+        if not registration:
+            return []
+        due = next_cron(str(registration["expression"]), time.time())
+        message = orjson.dumps(
+            events.timer(
+                f"cron:{name}", "cron", {"name": name, "payload": registration.get("payload")}
+            )
+        )
+        operations.append(
+            batch.ScheduleAppend(f"{address.url}#cron:{name}", address.stream, message, due)
+        )
+        return [events.manifest(f"cron:{name}", {**registration, "next_at": due})]
+
+
+def _ack(row: SubscriptionRow, claims: TokenClaims) -> batch.AckWake:
+    assert row.wake_id is not None
+    acks = tuple(Ack(link.path, link.tail) for link in row.links)
+    return batch.AckWake(row.id, claims, WakeRequest(row.wake_id, row.generation, acks, done=True))
+
+
+def _wake_record(wake: Wake, generation: int) -> dict[str, Any]:
+    return events.wake_record(
+        {
+            "reasons": wake.reasons,
+            "count": wake.count,
+            "generation": generation,
+            "ranges": [
+                {"stream": r.stream, "from": r.start, "to": r.end, "events": r.events}
+                for r in wake.ranges
+            ],
+        }
+    )
+
+
+def _seconds(timestamp: str | None) -> float:
+    if not timestamp:
+        return 0.0
+    try:
+        return datetime.fromisoformat(timestamp).timestamp()
+    except ValueError:
+        return 0.0

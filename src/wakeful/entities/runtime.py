@@ -1,0 +1,141 @@
+"""The dispatcher: claims woken entities and runs their passes.
+
+Each entity is a pull-wake subscription over its own stream (and whatever it observes).
+An append that gives an idle entity work records a wake in the same transaction, and
+announces it on the wake stream. Every worker process follows that stream live, tries to
+claim each announced entity (the database lets exactly one win), and runs the pass. A
+worker that dies holds its claims only until their leases run out; the wake is then
+announced again and another worker takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+
+import orjson
+
+from ..streams.errors import Conflict, NotFound, StreamError
+from ..streams.model import CreateRequest
+from ..streams.storage import Storage
+from .addressing import WAKE_STREAM, from_subscription_id
+from .definition import Registry
+from .errors import UnknownEntityType
+from .loading import StateCache
+from .passes import PassRunner
+
+log = logging.getLogger("wakeful.entities")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runtime:
+    def __init__(
+        self,
+        storage: Storage,
+        registry: Registry,
+        *,
+        concurrency: int = 64,
+        cache_size: int = 1000,
+        name: str | None = None,
+    ) -> None:
+        self.storage = storage
+        self.registry = registry
+        self.name = name or worker_name()
+        self.cache = StateCache(storage, cache_size)
+        self.passes = PassRunner(storage, registry, self.cache, self.name)
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._concurrency = concurrency
+        self.passes_run = 0
+
+    async def start(self) -> None:
+        await ensure_wake_stream(self.storage)
+        tail = (await self.storage.head(WAKE_STREAM)).tail
+        for subscription_id in await self.storage.subscriptions.outstanding_wakes():
+            self._enqueue(subscription_id)
+        self._tasks.append(asyncio.create_task(self._follow(tail), name="wakeful-wake-follower"))
+        for index in range(self._concurrency):
+            self._tasks.append(asyncio.create_task(self._work(), name=f"wakeful-worker-{index}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    def _enqueue(self, subscription_id: str) -> None:
+        if subscription_id not in self._queued:
+            self._queued.add(subscription_id)
+            self._queue.put_nowait(subscription_id)
+
+    async def _follow(self, position: int) -> None:
+        """Follow the wake stream from ``position``, queueing every announced entity."""
+        hub = self.storage.hub
+        while True:
+            try:
+                stream = await self.storage.head(WAKE_STREAM)
+                event = hub.watch(stream.id)
+                result = await self.storage.read_from(stream, position)
+                for raw in result.messages:
+                    with contextlib.suppress(ValueError):
+                        wake = orjson.loads(raw)
+                        if isinstance(wake, dict) and isinstance(wake.get("subscription_id"), str):
+                            self._enqueue(wake["subscription_id"])
+                position = result.next_position
+                if not result.messages:
+                    await hub.wait(event, 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("following the wake stream failed; retrying")
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(StreamError):
+                    await ensure_wake_stream(self.storage)
+
+    async def _work(self) -> None:
+        while True:
+            subscription_id = await self._queue.get()
+            self._queued.discard(subscription_id)
+            try:
+                await self.process(subscription_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pass for %s failed", subscription_id)
+
+    async def process(self, subscription_id: str) -> bool:
+        """Claim and run one entity's pending wake; False if there was nothing to claim."""
+        address = from_subscription_id(subscription_id)
+        if address is None:
+            return False
+        if address.type not in self.registry:
+            return False  # another worker's registry may know this type
+        try:
+            row = await self.storage.subscriptions.claim(subscription_id, self.name)
+        except (Conflict, NotFound):
+            return False
+        started = time.perf_counter()
+        try:
+            await self.passes.run(address, row)
+        except UnknownEntityType:
+            return False
+        except StreamError as exc:
+            log.warning("%s: pass abandoned (%s: %s)", address, exc.code, exc.message)
+            return False
+        self.passes_run += 1
+        log.debug("%s: pass done in %.1f ms", address, (time.perf_counter() - started) * 1000)
+        return True
+
+
+async def ensure_wake_stream(storage: Storage) -> None:
+    await storage.create(CreateRequest(WAKE_STREAM, "application/json", None, None, False, b""))

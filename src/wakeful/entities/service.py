@@ -1,0 +1,178 @@
+"""Entity operations for clients: spawn, send, signal, inspect, list and delete.
+
+These write to entity streams like any other writer; the runtime reacts to what lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from ..streams import batch
+from ..streams.errors import Conflict, NotFound, StreamError
+from ..streams.model import AppendRequest, StreamRecord
+from ..streams.offsets import format_offset
+from ..streams.storage import Storage
+from . import events
+from . import vocabulary as v
+from .addressing import Address
+from .context import JSON, creation_operations
+from .definition import Registry
+from .errors import EntityExists, EntityTerminated, InvalidArguments, UnknownEntity
+
+
+@dataclass(frozen=True, slots=True)
+class EntityInfo:
+    url: str
+    type: str
+    id: str
+    status: str
+    parent: str | None
+    tags: dict[str, str]
+    stream: str
+    offset: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "type": self.type,
+            "id": self.id,
+            "status": self.status,
+            "parent": self.parent,
+            "tags": self.tags,
+            "stream": self.stream,
+            "offset": self.offset,
+        }
+
+
+def _info(address: Address, stream: StreamRecord, labels: Mapping[str, str]) -> EntityInfo:
+    return EntityInfo(
+        url=address.url,
+        type=address.type,
+        id=address.id,
+        status=labels.get("status", v.IDLE),
+        parent=labels.get("parent"),
+        tags={name[4:]: value for name, value in labels.items() if name.startswith("tag:")},
+        stream=address.stream,
+        offset=format_offset(stream.tail),
+    )
+
+
+class EntityService:
+    def __init__(self, storage: Storage, registry: Registry) -> None:
+        self.storage = storage
+        self.registry = registry
+
+    async def spawn(
+        self,
+        type_name: str,
+        entity_id: str | None = None,
+        *,
+        args: Any = None,
+        message: Any = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> EntityInfo:
+        definition = self.registry.get(type_name)
+        address = Address(type_name, entity_id or events.new_id())
+        validated = definition.validate_args(args)
+        if message is not None:
+            definition.validate_message(message)
+        for name, value in (tags or {}).items():
+            if not isinstance(name, str) or not isinstance(value, str) or not name:
+                raise InvalidArguments("tags must map non-empty names to strings")
+        dumped = (
+            validated.model_dump(mode="json") if isinstance(validated, BaseModel) else validated
+        )
+        operations = creation_operations(
+            address, args=dumped, parent=None, tags=dict(tags or {}), message=message
+        )
+        try:
+            await self.storage.commit(operations)
+        except Conflict as exc:
+            raise EntityExists(f"entity {address.url} already exists") from exc
+        return await self.get(address.url)
+
+    async def _live(self, url: str) -> tuple[Address, StreamRecord, dict[str, str]]:
+        address = Address.parse(url)
+        try:
+            stream = await self.storage.head(address.stream)
+        except StreamError as exc:
+            raise UnknownEntity(f"entity {address.url} does not exist") from exc
+        labels = await self.storage.labels(address.stream)
+        if labels.get("kind") != "entity":
+            raise UnknownEntity(f"entity {address.url} does not exist")
+        return address, stream, labels
+
+    async def get(self, url: str) -> EntityInfo:
+        address, stream, labels = await self._live(url)
+        return _info(address, stream, labels)
+
+    async def send(self, url: str, payload: Any, *, sender: str | None = None) -> str:
+        address, _, labels = await self._live(url)
+        if labels.get("status") in v.TERMINAL:
+            raise EntityTerminated(f"entity {address.url} is {labels['status']}")
+        self.registry.get(address.type).validate_message(payload)
+        event = events.inbox(payload, sender)
+        await self._append(address, event)
+        return str(event["key"])
+
+    async def signal(self, url: str, name: str, payload: Any = None) -> str:
+        address, _, labels = await self._live(url)
+        if not name or len(name) > 100:
+            raise InvalidArguments("a signal needs a name of 1-100 characters")
+        if labels.get("status") in v.TERMINAL:
+            raise EntityTerminated(f"entity {address.url} is {labels['status']}")
+        event = events.signal(name, payload)
+        await self._append(address, event)
+        return str(event["key"])
+
+    async def _append(self, address: Address, event: dict[str, Any]) -> None:
+        request = AppendRequest(address.stream, JSON, [orjson.dumps(event)])
+        await self.storage.commit([batch.Append(request)])
+
+    async def delete(self, url: str) -> None:
+        address, _, _ = await self._live(url)
+        operations: list[batch.Operation] = [
+            batch.DeleteStream(address.stream),
+            batch.DeleteStream(address.snapshots, missing_ok=True),
+        ]
+        try:
+            await self.storage.subscriptions.get(address.subscription_id)
+            operations.insert(0, batch.DeleteSubscription(address.subscription_id))
+        except NotFound:
+            pass
+        await self.storage.commit(operations)
+
+    async def list(
+        self,
+        *,
+        type_name: str | None = None,
+        status: str | None = None,
+        parent: str | None = None,
+        tag: tuple[str, str] | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[EntityInfo]:
+        labels = {"kind": "entity"}
+        if type_name is not None:
+            labels["type"] = type_name
+        if status is not None:
+            labels["status"] = status
+        if parent is not None:
+            labels["parent"] = parent
+        if tag is not None:
+            labels[f"tag:{tag[0]}"] = tag[1]
+        prefix = f"{type_name}/" if type_name else ""
+        after_path = Address.parse(after).stream if after else ""
+        found = await self.storage.find_streams(
+            labels, prefix=prefix, after=after_path, limit=limit
+        )
+        result = []
+        for stream, stream_labels in found:
+            address = Address.parse("/".join(stream.path.split("/")[:2]))
+            result.append(_info(address, stream, stream_labels))
+        return result

@@ -1,0 +1,111 @@
+"""Why a handler runs: the inputs coalesced into one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An inbox message: ``payload`` is validated by the type's inbox schema when it has one."""
+
+    id: str
+    payload: Any
+    sender: str | None
+    sent_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildStatus:
+    """A child reporting that its run finished (or failed), with its response."""
+
+    url: str
+    status: str
+    response: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change observed on another entity's or a shared stream."""
+
+    stream: str
+    collection: str
+    key: str
+    operation: str
+    value: Any
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    id: str
+    name: str
+    payload: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A scheduled wake that fired: a timeout, a cron tick or a one-off timer."""
+
+    name: str
+    kind: str
+    payload: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The events a pass consumed from one stream: ``[start, end)`` byte positions."""
+
+    stream: str
+    start: int
+    end: int
+    events: int
+
+
+@dataclass(slots=True)
+class Wake:
+    first: bool = False
+    messages: list[Message] = field(default_factory=list)
+    children: list[ChildStatus] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    ranges: list[Range] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the handler runs: any of spawn, message, child, change, shared, signal and the
+        timer kinds (timeout, cron, timer)."""
+        found = []
+        if self.first:
+            found.append("spawn")
+        if self.messages:
+            found.append("message")
+        if self.children:
+            found.append("child")
+        if any(not change.shared for change in self.changes):
+            found.append("change")
+        if any(change.shared for change in self.changes):
+            found.append("shared")
+        if self.signals:
+            found.append("signal")
+        for timer in self.timers:
+            if timer.kind not in found:
+                found.append(timer.kind)
+        return found
+
+    @property
+    def count(self) -> int:
+        return sum(r.events for r in self.ranges)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.first
+            or self.messages
+            or self.children
+            or self.changes
+            or self.signals
+            or self.timers
+        )
