@@ -1,6 +1,5 @@
-"""``python -m wakeful``: the same command as the ``wakeful`` entry point."""
+"""``python -m wakeful`` runs the command line."""
 
 from .cli import main
 
-if __name__ == "__main__":
-    main()
+main()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from .server.app import ServerSettings, create_app
+from .entities.definition import Registry
+from .server.app import Background, ServerSettings, create_app, make_storage
 
 app = typer.Typer(
     help="Wakeful: durable, collaborative AI agents on Durable Streams.", no_args_is_help=True
@@ -20,17 +23,35 @@ def _root() -> None:
     """Wakeful: durable, collaborative AI agents on Durable Streams."""
 
 
+DatabaseOption = Annotated[
+    str,
+    typer.Option(
+        envvar="WAKEFUL_DATABASE_URL",
+        help="SQLite file path or sqlite:///path, or postgresql://user@host/db.",
+    ),
+]
+
+
+def _registry(spec: str | None) -> Registry:
+    if spec is None:
+        return Registry()
+    try:
+        return Registry.load(spec)
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot load registry {spec!r}: {exc}") from exc
+
+
 @app.command()
 def serve(
+    registry: Annotated[
+        str | None,
+        typer.Argument(
+            help="Entity types to run, as module:attribute (e.g. examples.chat:registry)."
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
-    database: Annotated[
-        str,
-        typer.Option(
-            envvar="WAKEFUL_DATABASE_URL",
-            help="SQLite file path or sqlite:///path (PostgreSQL: postgresql://...).",
-        ),
-    ] = ".wakeful/wakeful.db",
+    database: DatabaseOption = ".wakeful/wakeful.db",
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted; bigger ones get 413.")
     ] = 32 << 20,
@@ -46,27 +67,62 @@ def serve(
             help="SQLite durability: 'normal' survives a killed process, 'full' also power loss."
         ),
     ] = "normal",
+    workers: Annotated[
+        bool, typer.Option(help="Run entity handlers in this process (--no-workers: HTTP only).")
+    ] = True,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
-    """Run the server: streams under /v1/stream/, on one process."""
+    """Run the server: streams, the entity API and the runtime, in one process."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    types = _registry(registry)
     settings = ServerSettings(
         database=database,
         max_body_bytes=max_body_bytes,
         long_poll_timeout=long_poll_timeout,
         sse_max_seconds=sse_max_seconds,
         sqlite_synchronous=sqlite_synchronous,
+        run_workers=workers,
     )
-    typer.echo(f"wakeful: serving on http://{host}:{port}  (database: {database})")
+    names = ", ".join(entity_type.name for entity_type in types) or "none"
+    typer.echo(f"wakeful: serving on http://{host}:{port}  (database: {database}; types: {names})")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, types),
         host=host,
         port=port,
         log_level=log_level.lower(),
         access_log=False,
-        loop="auto",
-        http="auto",
     )
+
+
+@app.command()
+def worker(
+    registry: Annotated[str, typer.Argument(help="Entity types to run, as module:attribute.")],
+    database: DatabaseOption = ".wakeful/wakeful.db",
+    concurrency: Annotated[int, typer.Option(help="Handler passes run at once.")] = 64,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run entity handlers (no HTTP) against a shared database, beside other processes."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    types = _registry(registry)
+    settings = ServerSettings(database=database, worker_concurrency=concurrency)
+    typer.echo(f"wakeful: worker for {', '.join(t.name for t in types)} on {database}")
+    asyncio.run(run_worker(settings, types))
+
+
+async def run_worker(settings: ServerSettings, types: Registry) -> None:
+    storage = make_storage(settings)
+    await storage.start()
+    background = Background(storage, types, settings)
+    await background.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await background.stop()
+        await storage.stop()
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""Composes the ASGI application and runs its background tasks."""
+"""Composes the ASGI application and runs its background tasks.
+
+One app serves the Durable Streams protocol under ``/v1/stream/``, the entity JSON API
+under ``/v1/`` (OpenAPI at ``/openapi.json``, docs at ``/docs``), and runs the entity
+runtime, the scheduler and the subscription dispatcher in the same process.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,24 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
 from .. import __version__
+from ..entities.addressing import InvalidAddress
+from ..entities.definition import Registry
+from ..entities.runtime import Runtime
+from ..entities.service import EntityService
+from ..streams.errors import BadRequest, StreamError
 from ..streams.http.app import stream_routes
-from ..streams.http.context import Limits, StreamsContext
-from ..streams.storage import open_storage
+from ..streams.http.context import Limits, StreamsContext, base_headers, error_response
+from ..streams.scheduler import Scheduler
+from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
-from ..streams.subscriptions.routes import SubscriptionsAPI
+from ..streams.subscriptions.routes import SubscriptionsAPI, load_keys
+from .entities_api import entities_router
 
 log = logging.getLogger("wakeful.server")
 
@@ -31,14 +43,62 @@ class ServerSettings:
     sse_max_seconds: float = 60.0
     sqlite_synchronous: str = "normal"
     expiry_sweep_seconds: float = 30.0
+    run_workers: bool = True
+    worker_concurrency: int = 64
 
 
-def create_app(settings: ServerSettings | None = None) -> Starlette:
-    settings = settings or ServerSettings()
-    storage_options: dict[str, object] = {}
+def make_storage(settings: ServerSettings) -> Storage:
+    options: dict[str, object] = {}
     if not settings.database.startswith(("postgresql://", "postgres://")):
-        storage_options["synchronous"] = settings.sqlite_synchronous
-    storage = open_storage(settings.database, **storage_options)
+        options["synchronous"] = settings.sqlite_synchronous
+    return open_storage(settings.database, **options)
+
+
+class Background:
+    """The tasks a process runs beside (or instead of) serving HTTP."""
+
+    def __init__(self, storage: Storage, registry: Registry, settings: ServerSettings) -> None:
+        self.storage = storage
+        self.registry = registry
+        self.settings = settings
+        self.scheduler = Scheduler(storage)
+        self.runtime = Runtime(storage, registry, concurrency=settings.worker_concurrency)
+        self.dispatcher: Dispatcher | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        key, secret = await load_keys(self.storage.subscriptions)
+        self.dispatcher = Dispatcher(self.storage.subscriptions, key, secret)
+        self.storage.subscriptions.on_wake = self.dispatcher.poke
+        self.dispatcher.start()
+        self.scheduler.start()
+        if self.settings.run_workers:
+            await self.runtime.start()
+        self._sweeper = asyncio.create_task(self._sweep_expired())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.runtime.stop()
+        await self.scheduler.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+
+    async def _sweep_expired(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_sweep_seconds)
+            try:
+                await self.storage.expire()
+            except Exception:
+                log.exception("expiry sweep failed")
+
+
+def create_app(settings: ServerSettings | None = None, registry: Registry | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+    registry = registry if registry is not None else Registry()
+    storage = make_storage(settings)
     ctx = StreamsContext(
         storage,
         Limits(
@@ -47,38 +107,55 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             sse_max_seconds=settings.sse_max_seconds,
         ),
     )
-
-    async def sweep_expired() -> None:
-        while True:
-            await asyncio.sleep(settings.expiry_sweep_seconds)
-            try:
-                await storage.expire()
-            except Exception:
-                log.exception("expiry sweep failed")
-
     subscriptions = SubscriptionsAPI(ctx, storage.subscriptions)
+    background = Background(storage, registry, settings)
+    service = EntityService(storage, registry)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await storage.start()
         await subscriptions.load_keys()
-        dispatcher = Dispatcher(storage.subscriptions, subscriptions.key, subscriptions.secret)
-        storage.subscriptions.on_wake = dispatcher.poke
-        dispatcher.start()
-        sweeper = asyncio.create_task(sweep_expired())
+        await background.start()
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await dispatcher.stop()
+            await background.stop()
             await storage.stop()
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": __version__})
+    app = FastAPI(
+        title="Wakeful",
+        version=__version__,
+        summary="Durable, collaborative AI agents on Durable Streams.",
+        lifespan=lifespan,
+    )
 
-    routes = [Route("/healthz", health), *subscriptions.routes(), *stream_routes(ctx)]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    @app.get("/healthz", tags=["server"], summary="Liveness check")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(StreamError)
+    async def stream_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StreamError)
+        response = error_response(error)
+        response.headers.update(base_headers())
+        return response
+
+    @app.exception_handler(InvalidAddress)
+    async def invalid_address(request: Request, error: Exception) -> Response:
+        return error_response(BadRequest(str(error), code="INVALID_ADDRESS"))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()[:5]
+        )
+        return error_response(BadRequest(f"invalid request: {problems}", code="INVALID_REQUEST"))
+
+    app.include_router(entities_router(service, registry))
+    app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx)])
     app.state.streams = ctx
+    app.state.entities = service
+    app.state.background = background
     return app

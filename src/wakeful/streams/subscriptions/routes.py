@@ -78,10 +78,7 @@ class SubscriptionsAPI:
         self.secret: bytes
 
     async def load_keys(self) -> None:
-        self.key = SigningKey.from_bytes(
-            await self.store.setting(signing.SETTING, signing.new_private_key)
-        )
-        self.secret = await self.store.setting(tokens.SETTING, tokens.new_secret)
+        self.key, self.secret = await load_keys(self.store)
 
     def _root(self, request: Request) -> str:
         return str(request.base_url).rstrip("/") + self.ctx.mount
@@ -214,6 +211,12 @@ class SubscriptionsAPI:
             Route(f"{base}/subscriptions/{{id}}/callback", protect(self.ack), methods=post),
             Route(f"{base}/subscriptions/{{id}}/release", protect(self.release), methods=post),
         ]
+
+
+async def load_keys(store: SubscriptionStore) -> tuple[SigningKey, bytes]:
+    """The webhook signing key and the token secret, created on first start."""
+    key = SigningKey.from_bytes(await store.setting(signing.SETTING, signing.new_private_key))
+    return key, await store.setting(tokens.SETTING, tokens.new_secret)
 
 
 def _method(request: Request) -> StreamError:

@@ -1,0 +1,138 @@
+"""The JSON API for entities, documented by OpenAPI at ``/openapi.json`` and ``/docs``.
+
+Reading an entity is reading its stream: ``GET /v1/stream/{type}/{id}/main`` with the
+Durable Streams protocol (catch-up, long-poll or SSE).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from ..entities.addressing import Address
+from ..entities.definition import Registry
+from ..entities.service import EntityService
+from ..streams.errors import BadRequest
+
+ID_FIELD = Field(None, description="Entity id; generated when omitted.", max_length=128)
+
+
+class SpawnBody(BaseModel):
+    id: str | None = ID_FIELD
+    args: Any = Field(None, description="Spawn arguments, validated by the type's args schema.")
+    message: Any = Field(None, description="A first inbox message, validated like any other.")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class MessageBody(BaseModel):
+    payload: Any = Field(..., description="Validated by the type's inbox schema, if it has one.")
+    sender: str | None = Field(None, alias="from", description="Who sends it (free text).")
+
+
+class SignalBody(BaseModel):
+    name: str = Field(
+        ...,
+        min_length=1,
+        max_length=100,
+        description="pause, resume, stop, kill, interrupt, or a custom name",
+    )
+    payload: Any = None
+
+
+class Entity(BaseModel):
+    url: str
+    type: str
+    id: str
+    status: str
+    parent: str | None
+    tags: dict[str, str]
+    stream: str = Field(..., description="Path of the entity's stream under /v1/stream/.")
+    offset: str = Field(..., description="The stream's tail offset when this was read.")
+
+
+class EntityList(BaseModel):
+    entities: list[Entity]
+    next: str | None = Field(None, description="Pass as `after` for the next page.")
+
+
+class Accepted(BaseModel):
+    id: str
+
+
+def entities_router(service: EntityService, registry: Registry) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["entities"])
+
+    @router.get("/types", summary="List the registered entity types")
+    async def list_types() -> list[dict[str, Any]]:
+        return [entity_type.describe() for entity_type in registry]
+
+    @router.get("/types/{type_name}", summary="Describe one entity type")
+    async def get_type(type_name: str) -> dict[str, Any]:
+        return registry.get(type_name).describe()
+
+    @router.post("/entities/{type_name}", status_code=201, summary="Spawn an entity")
+    async def spawn(
+        type_name: str, body: SpawnBody, request: Request, response: Response
+    ) -> Entity:
+        info = await service.spawn(
+            type_name, body.id, args=body.args, message=body.message, tags=body.tags
+        )
+        response.headers["Location"] = f"/v1/entities{info.url}"
+        return Entity(**info.as_dict())
+
+    @router.get("/entities", summary="List entities")
+    async def list_entities(
+        type: str | None = Query(None, description="Only entities of this type."),
+        status: str | None = Query(None, description="idle, paused, failed, stopped or killed."),
+        parent: str | None = Query(None, description="Only children of this entity URL."),
+        tag: str | None = Query(None, description="name:value"),
+        after: str | None = Query(None, description="Entity URL to continue after."),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> EntityList:
+        tag_filter = None
+        if tag is not None:
+            name, separator, value = tag.partition(":")
+            if not separator or not name:
+                raise BadRequest("tag must look like name:value", code="INVALID_TAG")
+            tag_filter = (name, value)
+        found = await service.list(
+            type_name=type,
+            status=status,
+            parent=parent,
+            tag=tag_filter,
+            after=after or "",
+            limit=limit,
+        )
+        entities = [Entity(**info.as_dict()) for info in found]
+        next_page = entities[-1].url if len(entities) == limit else None
+        return EntityList(entities=entities, next=next_page)
+
+    @router.get("/entities/{type_name}/{entity_id}", summary="Get an entity")
+    async def get_entity(type_name: str, entity_id: str) -> Entity:
+        info = await service.get(Address.parse(f"/{type_name}/{entity_id}").url)
+        return Entity(**info.as_dict())
+
+    @router.post(
+        "/entities/{type_name}/{entity_id}/messages",
+        status_code=202,
+        summary="Send a message to an entity's inbox",
+    )
+    async def send(type_name: str, entity_id: str, body: MessageBody) -> Accepted:
+        url = Address.parse(f"/{type_name}/{entity_id}").url
+        return Accepted(id=await service.send(url, body.payload, sender=body.sender))
+
+    @router.post(
+        "/entities/{type_name}/{entity_id}/signals", status_code=202, summary="Signal an entity"
+    )
+    async def signal(type_name: str, entity_id: str, body: SignalBody) -> Accepted:
+        url = Address.parse(f"/{type_name}/{entity_id}").url
+        return Accepted(id=await service.signal(url, body.name, body.payload))
+
+    @router.delete("/entities/{type_name}/{entity_id}", status_code=204, summary="Delete an entity")
+    async def delete(type_name: str, entity_id: str) -> Response:
+        await service.delete(Address.parse(f"/{type_name}/{entity_id}").url)
+        return Response(status_code=204)
+
+    return router
