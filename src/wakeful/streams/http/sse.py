@@ -78,9 +78,9 @@ async def _events(
     result = first
     stream_id = first.stream.id
     while True:
-        if result.messages:
-            yield _data_event(result, binary)
-        yield _control_event(result, cursor)
+        # One write per data/control pair: readers never see a data event without its control.
+        control = _control_event(result, cursor)
+        yield _data_event(result, binary) + control if result.messages else control
         if result.at_closed_end:
             return
         position = result.next_position
