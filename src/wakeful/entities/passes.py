@@ -276,7 +276,9 @@ class PassRunner:
             self.cache.drop(address.url)
             store = (await self.cache.load(address, definition, tail)).store
             ctx = await self._context(address, definition, created, store)
-            task: asyncio.Task[None] = asyncio.ensure_future(definition.handler(ctx, inputs.wake))
+            task: asyncio.Task[None] = asyncio.ensure_future(
+                self._call(definition, ctx, inputs.wake)
+            )
             helpers = [
                 asyncio.create_task(self._keep_lease(row, claims, task)),
                 asyncio.create_task(self._watch_signals(address, tail, ctx, task)),
@@ -303,6 +305,26 @@ class PassRunner:
                 await asyncio.sleep(definition.retry_seconds * 2 ** (attempt - 1))
         outcome.new_status = v.FAILED
         return outcome
+
+    @staticmethod
+    async def _call(definition: EntityType, ctx: Context, wake: Wake) -> None:
+        """Custom signals go to the type's signal handler, when it has one; the handler runs
+        for everything else (and for signals too, when there is no signal handler)."""
+        if definition.on_signal is not None and wake.signals:
+            for signal in wake.signals:
+                await definition.on_signal(ctx, signal)
+            rest = Wake(
+                first=wake.first,
+                messages=wake.messages,
+                children=wake.children,
+                changes=wake.changes,
+                timers=wake.timers,
+                ranges=wake.ranges,
+            )
+            if rest.is_empty():
+                return
+            wake = rest
+        await definition.handler(ctx, wake)
 
     async def _context(
         self, address: Address, definition: EntityType, created: dict[str, Any], store: StateStore
