@@ -275,7 +275,7 @@ class PassRunner:
             # Each attempt starts from the stream, not from what a failed attempt changed.
             self.cache.drop(address.url)
             store = (await self.cache.load(address, definition, tail)).store
-            ctx = await self._context(address, definition, created, store)
+            ctx = await self._context(address, definition, created, store, inputs.wake.first)
             task: asyncio.Task[None] = asyncio.ensure_future(
                 self._call(definition, ctx, inputs.wake)
             )
@@ -327,7 +327,12 @@ class PassRunner:
         await definition.handler(ctx, wake)
 
     async def _context(
-        self, address: Address, definition: EntityType, created: dict[str, Any], store: StateStore
+        self,
+        address: Address,
+        definition: EntityType,
+        created: dict[str, Any],
+        store: StateStore,
+        first_wake: bool,
     ) -> Context:
         tags = {
             str(row.get("name")): str(row.get("value"))
@@ -350,7 +355,7 @@ class PassRunner:
             args=args,
             parent=created.get("parent"),
             tags=tags,
-            first_wake=False,
+            first_wake=first_wake,
             shared=shared,
             known=set(),
         )
