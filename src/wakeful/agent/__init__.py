@@ -1,0 +1,1 @@
+"""The durable LLM tool loop that runs inside an entity handler."""
