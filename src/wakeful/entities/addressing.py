@@ -37,6 +37,12 @@ class Address:
     type: str
     id: str
 
+    def __post_init__(self) -> None:
+        # Every address names a valid entity, so no caller can create a stream like
+        # ``type/a/b/main`` that later parses as another entity (or not at all).
+        check_type(self.type)
+        check_id(self.id)
+
     @classmethod
     def parse(cls, url: str) -> Address:
         """``/chat/42`` (or ``chat/42``) → Address("chat", "42")."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -187,6 +187,8 @@ class Context:
         first_wake: bool,
         shared: dict[str, StateStore],
         known: set[str],
+        extensions: Mapping[str, Callable[..., Any]] | None = None,
+        flusher: Callable[[Context], Awaitable[None]] | None = None,
     ) -> None:
         self.address = address
         self.definition = definition
@@ -200,6 +202,10 @@ class Context:
         self._tags = dict(tags)
         self._shared_stores = shared
         self._known = known
+        self._extensions = dict(extensions or {})
+        self._flusher = flusher
+        #: The agent configured by :meth:`use_agent` for this pass, if any.
+        self.agent: Any = None
         self.state = State(
             {
                 name: StateCollection(name, spec, store.collection(v.state_type(name)), self.output)
@@ -270,6 +276,7 @@ class Context:
                 tags=dict(tags or {}),
                 message=message,
                 sender=self.url,
+                lease_seconds=definition.lease_seconds,
             )
         )
         self.output.events.append(
@@ -396,8 +403,26 @@ class Context:
         self.output.completion = {"status": "completed", "response": response}
 
     def use_agent(self, *args: Any, **kwargs: Any) -> Any:
-        """Configure the LLM agent loop for this pass (provided by :mod:`wakeful.agent`)."""
-        raise NotImplementedError("the agent loop is not installed in this runtime")
+        """Configure the LLM agent loop for this pass; then ``await ctx.agent.run()``.
+
+        The loop comes from :mod:`wakeful.agent`, which the server installs into the runtime;
+        see :func:`wakeful.agent.use_agent` for the options."""
+        factory = self._extensions.get("use_agent")
+        if factory is None:
+            raise RuntimeError(
+                "no agent loop is installed in this runtime; pass"
+                " extensions={'use_agent': wakeful.agent.use_agent} to Runtime"
+            )
+        self.agent = factory(self, *args, **kwargs)
+        return self.agent
+
+    async def flush(self) -> None:
+        """Commit what this pass has buffered so far, without ending the pass.
+
+        The agent loop flushes after each step and tool result so that a crash resumes
+        where it stopped. Writes still go through the pass's fenced producer."""
+        if self._flusher is not None:
+            await self._flusher(self)
 
 
 def _dump(value: Any) -> Any:
@@ -416,6 +441,7 @@ def creation_operations(
     tags: dict[str, str],
     message: Any = None,
     sender: str | None = None,
+    lease_seconds: float = 30.0,
 ) -> list[batch.Operation]:
     """The operations that create an entity: its subscription, then its stream and labels."""
     initial = [events.entity_created(address.url, address.type, address.id, args, parent, tags)]
@@ -430,7 +456,7 @@ def creation_operations(
         type="pull-wake",
         streams=[address.stream],
         wake_stream=WAKE_STREAM,
-        lease_ttl_ms=30_000,
+        lease_ttl_ms=round(lease_seconds * 1000),
     )
     body = b"[" + b",".join(orjson.dumps(event) for event in initial) + b"]"
     return [

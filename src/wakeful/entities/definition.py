@@ -74,6 +74,7 @@ class EntityType:
     on_signal: SignalHandler | None = None
     max_attempts: int = 3
     retry_seconds: float = 0.5
+    lease_seconds: float = 30.0  # how long a crashed worker's claim blocks this entity
 
     def signal_handler(self, handler: SignalHandler) -> SignalHandler:
         """Decorator: handle custom signals (any name but the runtime's own)."""
@@ -115,12 +116,15 @@ class Registry:
         args: type[BaseModel] | None = None,
         inbox: type[BaseModel] | None = None,
         max_attempts: int = 3,
+        lease_seconds: float = 30.0,
     ) -> EntityType:
         check_type(name)
         if name in self._types:
             raise ValueError(f"entity type {name!r} is already defined")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if not 1 <= lease_seconds <= 600:
+            raise ValueError("lease_seconds must be between 1 and 600")
         entity_type = EntityType(
             name=name,
             handler=handler,
@@ -129,6 +133,7 @@ class Registry:
             args=args,
             inbox=inbox,
             max_attempts=max_attempts,
+            lease_seconds=lease_seconds,
         )
         self._types[name] = entity_type
         return entity_type
@@ -142,6 +147,7 @@ class Registry:
         args: type[BaseModel] | None = None,
         inbox: type[BaseModel] | None = None,
         max_attempts: int = 3,
+        lease_seconds: float = 30.0,
     ) -> Callable[[Handler], EntityType]:
         """Decorator form of :meth:`define`::
 
@@ -158,6 +164,7 @@ class Registry:
                 args=args,
                 inbox=inbox,
                 max_attempts=max_attempts,
+                lease_seconds=lease_seconds,
             )
 
         return register

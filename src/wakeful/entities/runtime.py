@@ -16,6 +16,8 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -44,12 +46,13 @@ class Runtime:
         concurrency: int = 64,
         cache_size: int = 1000,
         name: str | None = None,
+        extensions: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.name = name or worker_name()
         self.cache = StateCache(storage, cache_size)
-        self.passes = PassRunner(storage, registry, self.cache, self.name)
+        self.passes = PassRunner(storage, registry, self.cache, self.name, extensions)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []

@@ -88,7 +88,12 @@ class EntityService:
             validated.model_dump(mode="json") if isinstance(validated, BaseModel) else validated
         )
         operations = creation_operations(
-            address, args=dumped, parent=None, tags=dict(tags or {}), message=message
+            address,
+            args=dumped,
+            parent=None,
+            tags=dict(tags or {}),
+            message=message,
+            lease_seconds=definition.lease_seconds,
         )
         try:
             await self.storage.commit(operations)

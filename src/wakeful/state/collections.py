@@ -27,6 +27,7 @@ class Collection(Generic[T]):
         self.model = model
         self._rows: dict[str, T] = {}
         self._raw: dict[str, Any] = {}
+        self._first_seen: dict[str, int] = {}
         self._listeners: list[Listener] = []
 
     def _decode(self, value: Any) -> T:
@@ -38,11 +39,15 @@ class Collection(Generic[T]):
                 log.warning("row of %s does not match %s: %s", self.name, model.__name__, exc)
         return value  # type: ignore[no-any-return]
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change, sequence: int = 0) -> None:
+        """Apply a change; ``sequence`` (the event's index in its stream) orders rows across
+        collections by when they first appeared."""
         if change.operation == "delete":
             self._rows.pop(change.key, None)
             self._raw.pop(change.key, None)
+            self._first_seen.pop(change.key, None)
         else:
+            self._first_seen.setdefault(change.key, sequence)
             self._rows[change.key] = self._decode(change.value)
             self._raw[change.key] = change.value
         for listener in list(self._listeners):
@@ -51,6 +56,15 @@ class Collection(Generic[T]):
     def clear(self) -> None:
         self._rows.clear()
         self._raw.clear()
+        self._first_seen.clear()
+
+    def order(self) -> dict[str, int]:
+        """``first_seen`` of every row, for snapshots."""
+        return dict(self._first_seen)
+
+    def first_seen(self, key: str) -> int:
+        """The stream-wide index of the event that created this row."""
+        return self._first_seen.get(key, 0)
 
     def on_change(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` on every applied change; returns a function that unsubscribes."""

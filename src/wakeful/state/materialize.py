@@ -38,7 +38,7 @@ class StateStore:
                 for collection in self.collections.values():
                     collection.clear()
             return event
-        self.collection(event.type).apply(event)
+        self.collection(event.type).apply(event, self.events)
         return event
 
     def apply_all(self, messages: Iterable[Any], position: int | None = None) -> None:
@@ -56,6 +56,11 @@ class StateStore:
                 for name, collection in self.collections.items()
                 if len(collection)
             },
+            "order": {
+                name: collection.order()
+                for name, collection in self.collections.items()
+                if len(collection)
+            },
         }
 
     @classmethod
@@ -63,10 +68,12 @@ class StateStore:
         cls, snapshot: Mapping[str, Any], models: Mapping[str, type[Any] | None] | None = None
     ) -> StateStore:
         store = cls(models)
+        order = snapshot.get("order", {})
         for name, rows in snapshot.get("collections", {}).items():
             collection = store.collection(name)
+            seen = order.get(name, {})
             for key, value in rows.items():
-                collection.apply(Change(name, key, "insert", value))
+                collection.apply(Change(name, key, "insert", value), int(seen.get(key, 0)))
         store.position = int(snapshot.get("position", 0))
         store.events = int(snapshot.get("events", 0))
         return store
