@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 from croniter import croniter
@@ -29,9 +29,7 @@ from . import vocabulary as v
 from .addressing import WAKE_STREAM, Address, shared_stream
 from .definition import CollectionSpec, EntityType, Registry
 from .errors import InvalidArguments
-
-if TYPE_CHECKING:
-    pass
+from .wake import Wake
 
 M = TypeVar("M", bound=BaseModel)
 JSON = "application/json"
@@ -206,6 +204,8 @@ class Context:
         self._flusher = flusher
         #: The agent configured by :meth:`use_agent` for this pass, if any.
         self.agent: Any = None
+        #: The wake this pass handles.
+        self.wake: Wake | None = None
         self.state = State(
             {
                 name: StateCollection(name, spec, store.collection(v.state_type(name)), self.output)

@@ -36,7 +36,7 @@ from .context import JSON, Context, next_cron
 from .definition import EntityType, Registry
 from .errors import InvalidMessage
 from .loading import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_LABEL, StateCache, read_messages
-from .wake import Change, ChildStatus, Message, Range, Signal, Timer, Wake
+from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
 
 log = logging.getLogger("wakeful.entities")
 PRODUCER = "wakeful-runtime"
@@ -142,7 +142,9 @@ class PassRunner:
         self.cache.drop(address.url)
         await self._commit(address, row, claims, inputs, outcome, snapshot, created)
         if outcome.ctx is not None and outcome.store is not None:
-            loaded.store = outcome.store
+            # Cache the state as read from the stream, not the handler's copy: that one holds
+            # the pass's own writes without their stream positions (the next load replays
+            # them from the stream, in order).
             if snapshot is not None:
                 loaded.snapshot_events = int(snapshot["events"])
             self.cache.put(address.url, loaded)
@@ -222,6 +224,15 @@ class PassRunner:
                         str(value.get("url", event.key)),
                         str(value.get("status", "")),
                         value.get("response"),
+                        value.get("error"),
+                    )
+                )
+            elif event.type == v.TOOL_RESULT:
+                wake.tool_results.append(
+                    ToolResult(
+                        str(value.get("call_id", event.key)),
+                        str(value.get("status", "")),
+                        value.get("result"),
                         value.get("error"),
                     )
                 )
@@ -331,6 +342,7 @@ class PassRunner:
     async def _call(definition: EntityType, ctx: Context, wake: Wake) -> None:
         """Custom signals go to the type's signal handler, when it has one; the handler runs
         for everything else (and for signals too, when there is no signal handler)."""
+        ctx.wake = wake
         if definition.on_signal is not None and wake.signals:
             for signal in wake.signals:
                 await definition.on_signal(ctx, signal)
@@ -340,6 +352,7 @@ class PassRunner:
                 children=wake.children,
                 changes=wake.changes,
                 timers=wake.timers,
+                tool_results=wake.tool_results,
                 ranges=wake.ranges,
             )
             if rest.is_empty():

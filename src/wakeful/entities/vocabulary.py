@@ -2,7 +2,8 @@
 
 Entity streams carry State Protocol change events whose ``type`` names a collection, so a
 generic reader materializes any entity. The types follow Electric's Durable Agents;
-``timer`` (a scheduled wake that fired) is our addition. User collections are
+``timer`` (a scheduled wake that fired) and ``tool_result`` (an outside answer to a waiting
+tool call) are our additions. User collections are
 ``state:<name>``.
 """
 
@@ -17,6 +18,7 @@ CHILD_STATUS = "child_status"
 MANIFEST = "manifest"
 TAGS = "tags"
 TIMER = "timer"
+TOOL_RESULT = "tool_result"
 ERROR = "error"
 RUN = "run"
 STEP = "step"
@@ -29,7 +31,8 @@ REASONING_DELTA = "reasoning_delta"
 STATE_PREFIX = "state:"
 
 # Events that others write to an entity's stream and that its handler reacts to.
-INPUTS = frozenset({INBOX, SIGNAL, CHILD_STATUS, TIMER})
+# ``tool_result`` carries the answer to a waiting tool call (a result, or approve / deny).
+INPUTS = frozenset({INBOX, SIGNAL, CHILD_STATUS, TIMER, TOOL_RESULT})
 
 # Signals the runtime itself acts on; any other name goes to the handler.
 PAUSE, RESUME, STOP, KILL, INTERRUPT = "pause", "resume", "stop", "kill", "interrupt"

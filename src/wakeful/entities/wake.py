@@ -55,6 +55,16 @@ class Timer:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolResult:
+    """An outside answer to a waiting tool call: a result, an error, or approve / deny."""
+
+    call_id: str
+    status: str  # completed | failed | approved | denied
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Range:
     """The events a pass consumed from one stream: ``[start, end)`` byte positions."""
 
@@ -72,6 +82,7 @@ class Wake:
     changes: list[Change] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
     ranges: list[Range] = field(default_factory=list)
 
     @property
@@ -91,6 +102,8 @@ class Wake:
             found.append("shared")
         if self.signals:
             found.append("signal")
+        if self.tool_results:
+            found.append("tool_result")
         for timer in self.timers:
             if timer.kind not in found:
                 found.append(timer.kind)
@@ -108,4 +121,5 @@ class Wake:
             or self.changes
             or self.signals
             or self.timers
+            or self.tool_results
         )

@@ -1,0 +1,88 @@
+"""Building the model's messages from the entity's stream.
+
+Inbox messages become user turns; each completed step becomes an assistant turn (its text
+and tool calls), followed by one tool turn per call with its result or error. Everything is
+read from materialized state, so a resumed run sees exactly what was persisted. Oversized
+tool results are truncated to a budget so one large result cannot crowd out the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..entities import vocabulary as v
+from ..state import StateStore
+from .models.base import Message, ToolCall
+from .records import COMPLETED, DENIED, FAILED, SUPERSEDED, Rows
+
+CHARS_PER_TOKEN = 4
+
+
+def inbox_text(payload: Any) -> str:
+    """What a user turn says: a string as is, ``{"text"|"content": ...}``, else JSON."""
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, dict):
+        for field in ("text", "content", "message", "prompt"):
+            if isinstance(payload.get(field), str):
+                return str(payload[field])
+    return orjson.dumps(payload).decode()
+
+
+def result_text(call: dict[str, Any], budget_tokens: int | None) -> tuple[str, bool]:
+    status = call.get("status")
+    if status == DENIED:
+        return f"The user denied this call. {call.get('error') or ''}".strip(), True
+    if status == FAILED:
+        return f"Error: {call.get('error') or 'tool failed'}", True
+    result = call.get("result")
+    text = result if isinstance(result, str) else orjson.dumps(result).decode()
+    if budget_tokens is not None and len(text) > budget_tokens * CHARS_PER_TOKEN:
+        limit = budget_tokens * CHARS_PER_TOKEN
+        text = text[:limit] + f"\n[truncated: {len(text) - limit} more characters]"
+    return text, False
+
+
+def build_messages(store: StateStore, *, tool_result_budget: int | None = 2000) -> list[Message]:
+    rows = Rows(store)
+    items: list[tuple[int, Message]] = []
+    inbox = store.collection(v.INBOX)
+    for key, row in inbox.items():
+        if isinstance(row, dict):
+            items.append((inbox.first_seen(key), Message("user", inbox_text(row.get("payload")))))
+    steps = store.collection(v.STEP)
+    for key, step in steps.items():
+        if not isinstance(step, dict) or step.get("status") != COMPLETED:
+            continue
+        order = steps.first_seen(key)
+        text_row = rows.text(key)
+        text = (
+            str(text_row.get("text", ""))
+            if text_row and text_row.get("status") != SUPERSEDED
+            else ""
+        )
+        calls = rows.calls(key)
+        tool_calls = tuple(
+            ToolCall(str(call["id"]), str(call.get("name", "")), dict(call.get("args") or {}))
+            for call in calls
+        )
+        if not text and not tool_calls:
+            continue
+        items.append((order, Message("assistant", text, tool_calls)))
+        for call in calls:
+            if call.get("status") not in (COMPLETED, FAILED, DENIED):
+                continue
+            content, is_error = result_text(call, tool_result_budget)
+            message = Message(
+                "tool",
+                content,
+                tool_call_id=str(call["id"]),
+                name=str(call.get("name")),
+                is_error=is_error,
+            )
+            # Keep tool turns right after their assistant turn, in call order.
+            items.append((order, message))
+    items.sort(key=lambda item: item[0])
+    return [message for _, message in items]

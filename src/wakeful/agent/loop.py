@@ -1,0 +1,634 @@
+"""The durable agent loop: call the model, run tools, repeat until it answers.
+
+Every step is flushed to the entity's stream as it completes (and text as it streams, in
+coalesced deltas), so a crash resumes at the step where it stopped: completed steps are
+not requested again, completed tool calls never run again, a call that started but did not
+finish is retried only as its policy allows, with the same idempotency key, and the
+partial text of an interrupted step is marked superseded. Tools that wait for the outside
+(asynchronous results, approvals) park the run without holding a worker; the answer
+arrives as an input event, wakes the entity, and the loop continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+from ..entities import events as entity_events
+from ..entities import vocabulary as v
+from ..state.events import now_timestamp
+from . import records as r
+from .history import build_messages
+from .models.base import (
+    Finish,
+    Message,
+    Model,
+    ModelError,
+    ModelEvent,
+    ModelRequest,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallReady,
+    Usage,
+)
+from .tools import Tool, ToolArgumentsError, ToolContext, as_tool
+
+if TYPE_CHECKING:
+    from ..entities.context import Context
+
+log = logging.getLogger("wakeful.agent")
+T = TypeVar("T")
+MessagesHook = Callable[["Context"], list[Message]]
+
+
+class Interrupted(Exception):
+    """The run was interrupted by a signal (or the stop API)."""
+
+
+@dataclass(slots=True)
+class AgentConfig:
+    model: Model
+    system: str | None = None
+    tools: dict[str, Tool] = field(default_factory=dict)
+    max_steps: int = 20
+    max_tokens: int | None = None  # per run: input plus output tokens over all steps
+    max_output_tokens: int | None = None  # per model call
+    temperature: float | None = None
+    tool_result_budget: int | None = 2000  # tokens of one tool result shown to the model
+    build_messages: MessagesHook | None = None
+    delta_interval: float = 0.05  # seconds between text_delta appends while streaming
+    model_attempts: int = 4
+    model_backoff: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: str | None
+    status: str
+    text: str = ""
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return str(value)
+
+
+class Agent:
+    def __init__(self, ctx: Context, config: AgentConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.rows = r.Rows(ctx.store)
+
+    # --- public ----------------------------------------------------------------------
+
+    async def run(self, prompt: str | None = None) -> RunResult:
+        """Continue the active run, or start one for new messages (or for ``prompt``).
+
+        Returns at once with status ``idle`` when there is nothing to do."""
+        if prompt is not None:
+            self._emit(entity_events.inbox(prompt, self.ctx.url))
+        run = self.rows.active_run()
+        if run is None:
+            if prompt is None and not self._has_new_messages():
+                return RunResult(None, "idle")
+            run = self._start_run()
+        elif run.get("status") == r.AWAITING:
+            run = self._update_run(run, status=r.RUNNING)
+        try:
+            return await self._loop(run)
+        except Interrupted:
+            return self._finish(run, r.ABORTED, finish_reason="interrupted")
+
+    # --- the loop --------------------------------------------------------------------
+
+    async def _loop(self, run: dict[str, Any]) -> RunResult:
+        while True:
+            if self.ctx.interrupted.is_set():
+                raise Interrupted
+            steps = self.rows.steps(str(run["id"]))
+            last = steps[-1] if steps else None
+            if last is not None and last.get("status") == r.RUNNING:
+                self._supersede(last)  # a crash cut this step short
+                await self.ctx.flush()
+                continue
+            if last is not None and last.get("status") == r.COMPLETED:
+                calls = self.rows.calls(str(last["id"]))
+                unfinished = [call for call in calls if call.get("status") not in r.CALL_DONE]
+                if unfinished:
+                    if await self._run_tools(run, unfinished):
+                        run = self._update_run(run, status=r.AWAITING)
+                        await self.ctx.flush()
+                        return self._result(run)
+                    continue
+                if not calls:
+                    text_row = self.rows.text(str(last["id"])) or {}
+                    return self._finish(run, r.COMPLETED, text=str(text_row.get("text", "")))
+            completed = [step for step in steps if step.get("status") == r.COMPLETED]
+            if len(completed) >= self.config.max_steps:
+                return self._finish(run, r.ABORTED, finish_reason="max_steps")
+            used = int(run.get("input_tokens", 0)) + int(run.get("output_tokens", 0))
+            if self.config.max_tokens is not None and used >= self.config.max_tokens:
+                return self._finish(run, r.ABORTED, finish_reason="max_tokens")
+            run = await self._model_step(run, len(steps))
+            if run.get("status") in r.RUN_DONE:
+                return self._result(run)
+
+    def _has_new_messages(self) -> bool:
+        wake = self.ctx.wake
+        return bool(wake is not None and wake.messages)
+
+    # --- runs and steps --------------------------------------------------------------
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self.ctx.output.events.append(event)
+        self.ctx.store.apply(event)
+
+    def _start_run(self) -> dict[str, Any]:
+        wake = self.ctx.wake
+        run = {
+            "id": entity_events.new_id(),
+            "status": r.RUNNING,
+            "model": self.config.model.name,
+            "model_label": self.config.model.label,
+            "started_at": now_timestamp(),
+            "started": time.time(),
+            "steps": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "trigger": [message.id for message in wake.messages] if wake is not None else [],
+        }
+        self._emit(r.run_event(run, new=True))
+        return run
+
+    def _update_run(self, run: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        updated = {**run, **changes}
+        self._emit(r.run_event(updated))
+        return updated
+
+    def _finish(
+        self,
+        run: dict[str, Any],
+        status: str,
+        *,
+        text: str = "",
+        finish_reason: str | None = None,
+        error: str | None = None,
+    ) -> RunResult:
+        started = float(run.get("started", time.time()))
+        run = self._update_run(
+            run,
+            status=status,
+            finished_at=now_timestamp(),
+            duration_ms=int((time.time() - started) * 1000),
+            finish_reason=finish_reason or status,
+            error=error,
+            text=text,
+        )
+        if status == r.COMPLETED and self.ctx.parent:
+            self.ctx.complete(text)
+        return self._result(run)
+
+    def _result(self, run: dict[str, Any]) -> RunResult:
+        return RunResult(
+            run_id=str(run["id"]),
+            status=str(run["status"]),
+            text=str(run.get("text", "")),
+            steps=int(run.get("steps", 0)),
+            input_tokens=int(run.get("input_tokens", 0)),
+            output_tokens=int(run.get("output_tokens", 0)),
+            finish_reason=run.get("finish_reason"),
+            error=run.get("error"),
+        )
+
+    def _supersede(self, step: dict[str, Any]) -> None:
+        step_id = str(step["id"])
+        partial = self.rows.deltas(v.TEXT_DELTA, step_id)
+        if partial:
+            self._emit(
+                r.text_event(
+                    step_id,
+                    {
+                        "id": step_id,
+                        "run_id": step["run_id"],
+                        "step_id": step_id,
+                        "text": partial,
+                        "status": r.SUPERSEDED,
+                    },
+                )
+            )
+        self._emit(r.step_event({**step, "status": r.SUPERSEDED}))
+
+    def _messages(self) -> list[Message]:
+        if self.config.build_messages is not None:
+            return self.config.build_messages(self.ctx)
+        return build_messages(self.ctx.store, tool_result_budget=self.config.tool_result_budget)
+
+    async def _model_step(self, run: dict[str, Any], index: int) -> dict[str, Any]:
+        run_id = str(run["id"])
+        step = {
+            "id": f"{run_id}:{index}",
+            "run_id": run_id,
+            "index": index,
+            "status": r.RUNNING,
+            "model": self.config.model.name,
+            "started_at": now_timestamp(),
+        }
+        self._emit(r.step_event(step, new=True))
+        await self.ctx.flush()
+        started = time.perf_counter()
+        request = ModelRequest(
+            messages=tuple(self._messages()),
+            system=self.config.system,
+            tools=tuple(tool.spec for tool in self.config.tools.values()),
+            max_tokens=self.config.max_output_tokens,
+            temperature=self.config.temperature,
+        )
+        for attempt in range(1, self.config.model_attempts + 1):
+            stream = _StepStream(self, step)
+            try:
+                await self._interruptible(stream.consume(request))
+                break
+            except ModelError as exc:
+                await stream.discard()
+                if not exc.retryable or attempt == self.config.model_attempts:
+                    self._emit(r.error_event(f"{step['id']}:error", str(exc), "model", run_id))
+                    self._emit(r.step_event({**step, "status": r.FAILED, "error": str(exc)}))
+                    self._finish(run, r.FAILED, error=str(exc), finish_reason="error")
+                    return self.rows.active_run() or {**run, "status": r.FAILED}
+                delay = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else self.config.model_backoff * 2 ** (attempt - 1)
+                )
+                log.info("%s: model call failed (%s); retrying in %.1fs", self.ctx.url, exc, delay)
+                self._emit(
+                    r.error_event(f"{step['id']}:retry:{attempt}", str(exc), "model_retry", run_id)
+                )
+                await self.ctx.flush()
+                await self._interruptible(asyncio.sleep(delay))
+            except Interrupted:
+                await stream.discard()
+                self._emit(r.step_event({**step, "status": r.SUPERSEDED}))
+                raise
+        text, reasoning = stream.text, stream.reasoning
+        step_id = str(step["id"])
+        if text:
+            self._emit(
+                r.text_event(
+                    step_id,
+                    {
+                        "id": step["id"],
+                        "run_id": run_id,
+                        "step_id": step["id"],
+                        "text": text,
+                        "status": r.COMPLETED,
+                    },
+                )
+            )
+        if reasoning:
+            self._emit(
+                r.reasoning_event(
+                    step_id,
+                    {"id": step["id"], "run_id": run_id, "step_id": step["id"], "text": reasoning},
+                )
+            )
+        for call in stream.calls:
+            tool = self.config.tools.get(call.name)
+            self._emit(
+                r.tool_call_event(
+                    {
+                        "id": call.id,
+                        "run_id": run_id,
+                        "step_id": step["id"],
+                        "name": call.name,
+                        "args": call.arguments,
+                        "kind": tool.kind if tool else "call",
+                        "status": r.PENDING,
+                        "attempts": 0,
+                        "idempotency_key": f"{self.ctx.url}:{run_id}:{call.id}",
+                    },
+                    new=True,
+                )
+            )
+        usage = stream.usage
+        self._emit(
+            r.step_event(
+                {
+                    **step,
+                    "status": r.COMPLETED,
+                    "finish_reason": stream.finish,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "duration_ms": int((time.perf_counter() - started) * 1000),
+                    "tool_calls": len(stream.calls),
+                }
+            )
+        )
+        run = self._update_run(
+            run,
+            steps=int(run.get("steps", 0)) + 1,
+            input_tokens=int(run.get("input_tokens", 0)) + usage.input_tokens,
+            output_tokens=int(run.get("output_tokens", 0)) + usage.output_tokens,
+        )
+        await self.ctx.flush()
+        return run
+
+    # --- tools -----------------------------------------------------------------------
+
+    async def _run_tools(self, run: dict[str, Any], calls: list[dict[str, Any]]) -> bool:
+        """Run what can run; return True if some call now waits for an outside answer."""
+        waiting = False
+        runnable: list[tuple[dict[str, Any], Tool]] = []
+        for call in calls:
+            tool = self.config.tools.get(str(call.get("name")))
+            if tool is None:
+                self._call_done(call, r.FAILED, error=f"unknown tool {call.get('name')!r}")
+                continue
+            try:
+                tool.validate(dict(call.get("args") or {}))
+            except ToolArgumentsError as exc:
+                self._call_done(call, r.FAILED, error=str(exc))
+                continue
+            answer = self.rows.answer(str(call["id"]))
+            if tool.kind == "async":
+                if answer is not None:
+                    status = r.COMPLETED if answer.get("status") == "completed" else r.FAILED
+                    self._call_done(
+                        call, status, result=answer.get("result"), error=answer.get("error")
+                    )
+                else:
+                    self._call_update(call, status=r.AWAITING_RESULT)
+                    waiting = True
+                continue
+            if tool.kind == "approval" and call.get("status") in (r.PENDING, r.AWAITING_APPROVAL):
+                if answer is None:
+                    self._call_update(call, status=r.AWAITING_APPROVAL)
+                    waiting = True
+                    continue
+                if answer.get("status") != "approved":
+                    self._call_done(call, r.DENIED, error=answer.get("error") or "denied")
+                    continue
+            if (
+                call.get("status") == r.CALLING
+                and int(call.get("attempts", 0)) >= tool.retry.attempts
+            ):
+                self._call_done(call, r.FAILED, error="interrupted, and out of attempts")
+                continue
+            runnable.append((call, tool))
+        if runnable:
+            started = [
+                self._call_update(call, status=r.CALLING, attempts=int(call.get("attempts", 0)) + 1)
+                for call, _ in runnable
+            ]
+            await self.ctx.flush()
+            await self._interruptible(
+                asyncio.gather(
+                    *(
+                        self._execute(run, call, tool)
+                        for call, (_, tool) in zip(started, runnable, strict=True)
+                    )
+                )
+            )
+        await self.ctx.flush()
+        return waiting
+
+    async def _execute(self, run: dict[str, Any], call: dict[str, Any], tool: Tool) -> None:
+        attempt = int(call.get("attempts", 1))
+        started = time.perf_counter()
+        while True:
+            context = ToolContext(self.ctx, str(run["id"]), str(call["id"]), attempt)
+            try:
+                result = await tool.call(dict(call.get("args") or {}), context)
+            except ToolArgumentsError as exc:
+                self._call_done(call, r.FAILED, error=str(exc), started=started)
+                break
+            except Exception as exc:
+                message = (
+                    "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+                )
+                if attempt < tool.retry.attempts and tool.retry.retries(exc):
+                    await asyncio.sleep(tool.retry.backoff_seconds * 2 ** (attempt - 1))
+                    attempt += 1
+                    call = self._call_update(
+                        call, status=r.CALLING, attempts=attempt, last_error=message
+                    )
+                    await self.ctx.flush()
+                    continue
+                self._call_done(call, r.FAILED, error=message, started=started)
+                break
+            else:
+                self._call_done(call, r.COMPLETED, result=_jsonable(result), started=started)
+                break
+        await self.ctx.flush()
+
+    def _call_update(self, call: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        updated = {**call, **changes}
+        self._emit(r.tool_call_event(updated))
+        return updated
+
+    def _call_done(
+        self,
+        call: dict[str, Any],
+        status: str,
+        *,
+        result: Any = None,
+        error: Any = None,
+        started: float | None = None,
+    ) -> None:
+        extra = {}
+        if started is not None:
+            extra["duration_ms"] = int((time.perf_counter() - started) * 1000)
+        self._call_update(
+            call, status=status, result=result, error=error, finished_at=now_timestamp(), **extra
+        )
+
+    # --- interruption ----------------------------------------------------------------
+
+    async def _interruptible(self, awaitable: Awaitable[T]) -> T:
+        """Await, but give up within moments of an interrupt signal."""
+        work = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self.ctx.interrupted.wait())
+        try:
+            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if work not in done:
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+            raise Interrupted
+        return work.result()
+
+
+class _StepStream:
+    """Consumes one model response, appending coalesced deltas as it goes."""
+
+    def __init__(self, agent: Agent, step: dict[str, Any]) -> None:
+        self.agent = agent
+        self.step = step
+        self.text = ""
+        self.reasoning = ""
+        self.calls: list[ToolCall] = []
+        self.usage = Usage()
+        self.finish = "stop"
+        self._pending: dict[str, str] = {v.TEXT_DELTA: "", v.REASONING_DELTA: ""}
+        self._seq = 0
+        self._last = time.monotonic()
+
+    async def consume(self, request: ModelRequest) -> None:
+        """Read the model's stream through a queue, so pending deltas are appended on time
+        even while the model pauses (an async generator must not be cancelled mid-read)."""
+        queue: asyncio.Queue[ModelEvent | None] = asyncio.Queue()
+
+        async def produce() -> None:
+            try:
+                async for item in self.agent.config.model.stream(request):
+                    await queue.put(item)
+            finally:
+                await queue.put(None)
+
+        producer = asyncio.ensure_future(produce())
+        try:
+            while True:
+                wait = None
+                if any(self._pending.values()):
+                    elapsed = time.monotonic() - self._last
+                    wait = max(0.0, self.agent.config.delta_interval - elapsed)
+                try:
+                    async with asyncio.timeout(wait):
+                        event = await queue.get()
+                except TimeoutError:
+                    await self._flush_deltas()
+                    continue
+                if event is None:
+                    break
+                await self._take(event)
+            await producer  # re-raises a model error
+        finally:
+            if not producer.done():
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await producer
+        await self._flush_deltas()
+
+    async def _take(self, event: ModelEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.text += event.text
+            self._pending[v.TEXT_DELTA] += event.text
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+            self._pending[v.REASONING_DELTA] += event.text
+        elif isinstance(event, ToolCallReady):
+            self.calls.append(event.call)
+        elif isinstance(event, Usage):
+            self.usage = Usage(
+                self.usage.input_tokens + event.input_tokens,
+                self.usage.output_tokens + event.output_tokens,
+            )
+        elif isinstance(event, Finish):
+            self.finish = event.reason
+        if time.monotonic() - self._last >= self.agent.config.delta_interval:
+            await self._flush_deltas()
+
+    async def _flush_deltas(self) -> None:
+        self._last = time.monotonic()
+        wrote = False
+        for kind, pending in self._pending.items():
+            if not pending:
+                continue
+            key = f"{self.step['id']}:{self._seq}"
+            self.agent._emit(
+                r.delta_event(
+                    kind,
+                    key,
+                    {
+                        "step_id": self.step["id"],
+                        "run_id": self.step["run_id"],
+                        "seq": self._seq,
+                        "delta": pending,
+                    },
+                )
+            )
+            self._pending[kind] = ""
+            self._seq += 1
+            wrote = True
+        if wrote:
+            await self.agent.ctx.flush()
+
+    async def discard(self) -> None:
+        """A failed or interrupted attempt: its partial text is superseded, not lost."""
+        if self.text:
+            step_id = str(self.step["id"])
+            self.agent._emit(
+                r.text_event(
+                    step_id,
+                    {
+                        "id": step_id,
+                        "run_id": self.step["run_id"],
+                        "step_id": step_id,
+                        "text": self.text,
+                        "status": r.SUPERSEDED,
+                    },
+                )
+            )
+        self.text, self.reasoning, self.calls = "", "", []
+        self._pending = {v.TEXT_DELTA: "", v.REASONING_DELTA: ""}
+
+
+def use_agent(
+    ctx: Context,
+    model: Model | str | None = None,
+    *,
+    system: str | None = None,
+    tools: Iterable[Tool | Callable[..., Any]] = (),
+    max_steps: int = 20,
+    max_tokens: int | None = None,
+    max_output_tokens: int | None = None,
+    temperature: float | None = None,
+    tool_result_budget: int | None = 2000,
+    build_messages: MessagesHook | None = None,
+) -> Agent:
+    """Configure the agent for this pass: ``ctx.use_agent(...)`` then ``await ctx.agent.run()``.
+
+    ``model`` is a :class:`Model` or a name like ``openai:gpt-4o-mini``; without one the
+    default is picked from the environment (an offline demo model when no key is set)."""
+    if isinstance(model, Model):
+        chosen = model
+    else:
+        from .models import default_model, resolve
+
+        chosen = default_model() if model is None else resolve(model)
+    tool_list = [as_tool(item) for item in tools]
+    names = [item.name for item in tool_list]
+    if len(set(names)) != len(names):
+        raise ValueError(f"tool names must be unique, got {names}")
+    config = AgentConfig(
+        model=chosen,
+        system=system,
+        tools={item.name: item for item in tool_list},
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_output_tokens=max_output_tokens,
+        temperature=temperature,
+        tool_result_budget=tool_result_budget,
+        build_messages=build_messages,
+    )
+    return Agent(ctx, config)
