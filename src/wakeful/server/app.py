@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import __version__
+from ..agent.answers import ToolAnswers
+from ..agent.loop import use_agent
 from ..entities.addressing import InvalidAddress
 from ..entities.definition import Registry
 from ..entities.runtime import Runtime
@@ -30,6 +32,7 @@ from ..streams.scheduler import Scheduler
 from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
 from ..streams.subscriptions.routes import SubscriptionsAPI, load_keys
+from .agent_api import agent_router
 from .entities_api import entities_router
 
 log = logging.getLogger("wakeful.server")
@@ -62,7 +65,12 @@ class Background:
         self.registry = registry
         self.settings = settings
         self.scheduler = Scheduler(storage)
-        self.runtime = Runtime(storage, registry, concurrency=settings.worker_concurrency)
+        self.runtime = Runtime(
+            storage,
+            registry,
+            concurrency=settings.worker_concurrency,
+            extensions={"use_agent": use_agent},
+        )
         self.dispatcher: Dispatcher | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -154,6 +162,7 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
         return error_response(BadRequest(f"invalid request: {problems}", code="INVALID_REQUEST"))
 
     app.include_router(entities_router(service, registry))
+    app.include_router(agent_router(ToolAnswers(storage, registry)))
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx)])
     app.state.streams = ctx
     app.state.entities = service

@@ -1,0 +1,87 @@
+"""Outside answers to waiting tool calls: asynchronous results and approvals.
+
+An answer is a ``tool_result`` event on the entity's stream; it wakes the entity and the
+agent loop continues. The first answer to a call wins: each is appended through an
+idempotent producer named after the call, so a second answer (even one racing the first
+from another process) is detected by the database and refused with 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+
+from ..entities import vocabulary as v
+from ..entities.addressing import Address
+from ..entities.definition import Registry
+from ..entities.loading import StateCache
+from ..entities.service import EntityService
+from ..state.events import insert
+from ..streams import batch
+from ..streams.errors import BadRequest, Conflict, NotFound
+from ..streams.model import AppendRequest, AppendResult, ProducerClaim
+from ..streams.storage import Storage
+from . import records as r
+
+AnswerStatus = Literal["completed", "failed", "approved", "denied"]
+_KIND_FOR = {"completed": "async", "failed": "async", "approved": "approval", "denied": "approval"}
+
+
+class ToolAnswers:
+    def __init__(self, storage: Storage, registry: Registry) -> None:
+        self.storage = storage
+        self.registry = registry
+        self.entities = EntityService(storage, registry)
+        self._cache = StateCache(storage, capacity=0)
+
+    async def call(self, url: str, call_id: str) -> dict[str, Any]:
+        """The tool call as the entity's stream has it (404 if there is none)."""
+        info = await self.entities.get(url)
+        address = Address.parse(info.url)
+        head = await self.storage.head(address.stream)
+        loaded = await self._cache.load(address, self.registry.get(address.type), head.tail)
+        call = loaded.store.collection(v.TOOL_CALL).get(call_id)
+        if not isinstance(call, dict):
+            raise NotFound(f"{address.url} has no tool call {call_id!r}", code="UNKNOWN_TOOL_CALL")
+        answer = loaded.store.collection(v.TOOL_RESULT).get(call_id)
+        return {**call, "answer": answer if isinstance(answer, dict) else None}
+
+    async def answer(
+        self,
+        url: str,
+        call_id: str,
+        status: AnswerStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None:
+        if status not in _KIND_FOR:
+            raise BadRequest(f"unknown answer status {status!r}", code="INVALID_ANSWER")
+        call = await self.call(url, call_id)
+        kind = call.get("kind")
+        if kind != _KIND_FOR[status]:
+            expected = "a result or an error" if kind == "async" else "approve or deny"
+            if kind not in ("async", "approval"):
+                expected = "nothing: it runs by itself"
+            raise BadRequest(
+                f"tool call {call_id!r} ({call.get('name')}) takes {expected}",
+                code="WRONG_ANSWER_KIND",
+            )
+        if call.get("answer") is not None or call.get("status") in r.CALL_DONE:
+            raise Conflict(f"tool call {call_id!r} was already answered", code="ALREADY_ANSWERED")
+        event = insert(
+            v.TOOL_RESULT,
+            call_id,
+            {"call_id": call_id, "status": status, "result": result, "error": error},
+        )
+        address = Address.parse(url)
+        request = AppendRequest(
+            address.stream,
+            "application/json",
+            [orjson.dumps(event)],
+            producer=ProducerClaim(f"tool-result:{call_id}", 0, 0),
+        )
+        (appended,) = await self.storage.commit([batch.Append(request)])
+        if isinstance(appended, AppendResult) and appended.duplicate:
+            raise Conflict(f"tool call {call_id!r} was already answered", code="ALREADY_ANSWERED")
