@@ -12,6 +12,7 @@ import uvicorn
 
 from .entities.definition import Registry
 from .server.app import Background, ServerSettings, create_app, make_storage
+from .streams.storage import redact
 
 app = typer.Typer(
     help="Wakeful: durable, collaborative AI agents on Durable Streams.", no_args_is_help=True
@@ -22,6 +23,8 @@ app = typer.Typer(
 def _root() -> None:
     """Wakeful: durable, collaborative AI agents on Durable Streams."""
 
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 DatabaseOption = Annotated[
     str,
@@ -70,12 +73,29 @@ def serve(
     workers: Annotated[
         bool, typer.Option(help="Run entity handlers in this process (--no-workers: HTTP only).")
     ] = True,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WAKEFUL_TOKEN",
+            help="Bearer token required on every request. Without one, only 127.0.0.1 is served.",
+        ),
+    ] = None,
+    max_model_calls: Annotated[int, typer.Option(help="Model calls at once.")] = 16,
+    max_tool_calls: Annotated[int, typer.Option(help="Tool executions at once.")] = 32,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the server: streams, the entity API and the runtime, in one process."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     types = _registry(registry)
+    if not token and host not in LOOPBACK:
+        raise typer.BadParameter(
+            f"refusing to serve {host} without a token: set --token or WAKEFUL_TOKEN",
+            param_hint="--host",
+        )
     settings = ServerSettings(
+        token=token,
+        max_model_calls=max_model_calls,
+        max_tool_calls=max_tool_calls,
         database=database,
         max_body_bytes=max_body_bytes,
         long_poll_timeout=long_poll_timeout,
@@ -84,7 +104,10 @@ def serve(
         run_workers=workers,
     )
     names = ", ".join(entity_type.name for entity_type in types) or "none"
-    typer.echo(f"wakeful: serving on http://{host}:{port}  (database: {database}; types: {names})")
+    shown = redact(database)
+    typer.echo(f"wakeful: serving on http://{host}:{port}  (database: {shown}; types: {names})")
+    if not token:
+        typer.echo("wakeful: no token set, so only this machine can connect (127.0.0.1)")
     uvicorn.run(
         create_app(settings, types),
         host=host,
@@ -105,7 +128,7 @@ def worker(
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     types = _registry(registry)
     settings = ServerSettings(database=database, worker_concurrency=concurrency)
-    typer.echo(f"wakeful: worker for {', '.join(t.name for t in types)} on {database}")
+    typer.echo(f"wakeful: worker for {', '.join(t.name for t in types)} on {redact(database)}")
     asyncio.run(run_worker(settings, types))
 
 

@@ -54,6 +54,21 @@ class Interrupted(Exception):
     """The run was interrupted by a signal (or the stop API)."""
 
 
+class Concurrency:
+    """Per-server caps on model calls and tool executions running at once.
+
+    Waiting work queues first-come, first-served (asyncio semaphores wake in order)."""
+
+    def __init__(self, model_calls: int = 16, tool_calls: int = 32) -> None:
+        if model_calls < 1 or tool_calls < 1:
+            raise ValueError("concurrency limits must be at least 1")
+        self.model_calls = asyncio.Semaphore(model_calls)
+        self.tool_calls = asyncio.Semaphore(tool_calls)
+
+
+UNLIMITED = Concurrency(1 << 30, 1 << 30)
+
+
 @dataclass(slots=True)
 class AgentConfig:
     model: Model
@@ -68,6 +83,7 @@ class AgentConfig:
     delta_interval: float = 0.05  # seconds between text_delta appends while streaming
     model_attempts: int = 4
     model_backoff: float = 1.0
+    concurrency: Concurrency = UNLIMITED
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +115,21 @@ class Agent:
 
     # --- public ----------------------------------------------------------------------
 
-    async def run(self, prompt: str | None = None) -> RunResult:
+    async def run(self, prompt: str | None = None, *, force: bool = False) -> RunResult:
         """Continue the active run, or start one for new messages (or for ``prompt``).
 
-        Returns at once with status ``idle`` when there is nothing to do."""
+        ``force`` starts a run from the conversation so far even without a new message
+        (resuming a stopped or failed conversation). Returns at once with status ``idle``
+        when there is nothing to do."""
         if prompt is not None:
             self._emit(entity_events.inbox(prompt, self.ctx.url))
         run = self.rows.active_run()
+        wake = self.ctx.wake
+        if run is not None and wake is not None and wake.interrupted:
+            self._finish(run, r.ABORTED, finish_reason="interrupted")
+            run = None
         if run is None:
-            if prompt is None and not self._has_new_messages():
+            if prompt is None and not force and not self._has_new_messages():
                 return RunResult(None, "idle")
             run = self._start_run()
         elif run.get("status") == r.AWAITING:
@@ -264,7 +286,8 @@ class Agent:
         for attempt in range(1, self.config.model_attempts + 1):
             stream = _StepStream(self, step)
             try:
-                await self._interruptible(stream.consume(request))
+                async with self.config.concurrency.model_calls:
+                    await self._interruptible(stream.consume(request))
                 break
             except ModelError as exc:
                 await stream.discard()
@@ -416,7 +439,8 @@ class Agent:
         while True:
             context = ToolContext(self.ctx, str(run["id"]), str(call["id"]), attempt)
             try:
-                result = await tool.call(dict(call.get("args") or {}), context)
+                async with self.config.concurrency.tool_calls:
+                    result = await tool.call(dict(call.get("args") or {}), context)
             except ToolArgumentsError as exc:
                 self._call_done(call, r.FAILED, error=str(exc), started=started)
                 break
@@ -605,6 +629,7 @@ def use_agent(
     temperature: float | None = None,
     tool_result_budget: int | None = 2000,
     build_messages: MessagesHook | None = None,
+    concurrency: Concurrency | None = None,
 ) -> Agent:
     """Configure the agent for this pass: ``ctx.use_agent(...)`` then ``await ctx.agent.run()``.
 
@@ -630,5 +655,6 @@ def use_agent(
         temperature=temperature,
         tool_result_budget=tool_result_budget,
         build_messages=build_messages,
+        concurrency=concurrency or UNLIMITED,
     )
     return Agent(ctx, config)

@@ -216,6 +216,8 @@ class PassRunner:
                 name = str(value.get("name", ""))
                 if name in v.CONTROL_SIGNALS:
                     inputs.control.append(name)
+                    if name == v.INTERRUPT:
+                        wake.interrupted = True
                 else:
                     wake.signals.append(Signal(event.key, name, value.get("payload")))
             elif event.type == v.CHILD_STATUS:
@@ -354,6 +356,7 @@ class PassRunner:
                 timers=wake.timers,
                 tool_results=wake.tool_results,
                 ranges=wake.ranges,
+                interrupted=wake.interrupted,
             )
             if rest.is_empty():
                 return

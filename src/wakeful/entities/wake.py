@@ -84,6 +84,8 @@ class Wake:
     timers: list[Timer] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
     ranges: list[Range] = field(default_factory=list)
+    #: An interrupt signal arrived since the last pass: an active agent run should end.
+    interrupted: bool = False
 
     @property
     def reasons(self) -> list[str]:
@@ -104,6 +106,8 @@ class Wake:
             found.append("signal")
         if self.tool_results:
             found.append("tool_result")
+        if self.interrupted:
+            found.append("interrupt")
         for timer in self.timers:
             if timer.kind not in found:
                 found.append(timer.kind)
@@ -122,4 +126,5 @@ class Wake:
             or self.signals
             or self.timers
             or self.tool_results
+            or self.interrupted
         )

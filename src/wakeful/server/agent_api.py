@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from ..agent.answers import ToolAnswers
@@ -28,9 +29,11 @@ class Accepted(BaseModel):
     status: str
 
 
-def agent_router(answers: ToolAnswers) -> APIRouter:
+def agent_router(answers: ToolAnswers, guard: Callable[[Request], Awaitable[None]]) -> APIRouter:
     router = APIRouter(
-        prefix="/v1/entities/{type_name}/{entity_id}/tool-calls", tags=["tool calls"]
+        prefix="/v1/entities/{type_name}/{entity_id}/tool-calls",
+        tags=["tool calls"],
+        dependencies=[Depends(guard)],
     )
 
     def url(type_name: str, entity_id: str) -> str:

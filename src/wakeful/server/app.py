@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from ..agent.answers import ToolAnswers
-from ..agent.loop import use_agent
+from ..agent.loop import Concurrency, use_agent
 from ..entities.addressing import InvalidAddress
 from ..entities.definition import Registry
 from ..entities.runtime import Runtime
@@ -32,8 +33,16 @@ from ..streams.scheduler import Scheduler
 from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
 from ..streams.subscriptions.routes import SubscriptionsAPI, load_keys
+from ..threads.service import ThreadService
 from .agent_api import agent_router
+from .authorization import (
+    BearerTokenMiddleware,
+    ThreadAuthorizer,
+    check_thread_access,
+    entity_guard,
+)
 from .entities_api import entities_router
+from .threads_api import threads_router
 
 log = logging.getLogger("wakeful.server")
 
@@ -48,6 +57,11 @@ class ServerSettings:
     expiry_sweep_seconds: float = 30.0
     run_workers: bool = True
     worker_concurrency: int = 64
+    token: str | None = None  # bearer token required on every request when set
+    max_live_per_client: int = 64
+    max_model_calls: int = 16  # model calls at once in this process
+    max_tool_calls: int = 32  # tool executions at once in this process
+    thread_type: str = "thread"
 
 
 def make_storage(settings: ServerSettings) -> Storage:
@@ -65,11 +79,12 @@ class Background:
         self.registry = registry
         self.settings = settings
         self.scheduler = Scheduler(storage)
+        self.concurrency = Concurrency(settings.max_model_calls, settings.max_tool_calls)
         self.runtime = Runtime(
             storage,
             registry,
             concurrency=settings.worker_concurrency,
-            extensions={"use_agent": use_agent},
+            extensions={"use_agent": functools.partial(use_agent, concurrency=self.concurrency)},
         )
         self.dispatcher: Dispatcher | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -103,17 +118,31 @@ class Background:
                 log.exception("expiry sweep failed")
 
 
-def create_app(settings: ServerSettings | None = None, registry: Registry | None = None) -> FastAPI:
+def create_app(
+    settings: ServerSettings | None = None,
+    registry: Registry | None = None,
+    *,
+    authorize: ThreadAuthorizer | None = None,
+) -> FastAPI:
+    """The whole server. ``authorize`` guards threads (endpoints, stream reads, answers)."""
     settings = settings or ServerSettings()
     registry = registry if registry is not None else Registry()
     storage = make_storage(settings)
+    thread_prefix = f"{settings.thread_type}/"
+
+    async def guard_reads(request: Request, path: str) -> None:
+        if path.startswith(thread_prefix):
+            await check_thread_access(authorize, request, "read", path.split("/")[1])
+
     ctx = StreamsContext(
         storage,
         Limits(
             max_body_bytes=settings.max_body_bytes,
             long_poll_timeout=settings.long_poll_timeout,
             sse_max_seconds=settings.sse_max_seconds,
+            max_live_per_client=settings.max_live_per_client,
         ),
+        read_guard=guard_reads if authorize is not None else None,
     )
     subscriptions = SubscriptionsAPI(ctx, storage.subscriptions)
     background = Background(storage, registry, settings)
@@ -161,9 +190,16 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
         )
         return error_response(BadRequest(f"invalid request: {problems}", code="INVALID_REQUEST"))
 
-    app.include_router(entities_router(service, registry))
-    app.include_router(agent_router(ToolAnswers(storage, registry)))
+    guard = entity_guard(authorize, settings.thread_type)
+    app.include_router(entities_router(service, registry, guard))
+    app.include_router(agent_router(ToolAnswers(storage, registry), guard))
+    if settings.thread_type in registry:
+        threads = ThreadService(storage, registry, settings.thread_type)
+        app.include_router(threads_router(threads, authorize))
+        app.state.threads = threads
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx)])
+    if settings.token:
+        app.add_middleware(BearerTokenMiddleware, token=settings.token)
     app.state.streams = ctx
     app.state.entities = service
     app.state.background = background

@@ -6,9 +6,10 @@ Durable Streams protocol (catch-up, long-poll or SSE).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..entities.addressing import Address
@@ -61,8 +62,10 @@ class Accepted(BaseModel):
     id: str
 
 
-def entities_router(service: EntityService, registry: Registry) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["entities"])
+def entities_router(
+    service: EntityService, registry: Registry, guard: Callable[[Request], Awaitable[None]]
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["entities"], dependencies=[Depends(guard)])
 
     @router.get("/types", summary="List the registered entity types")
     async def list_types() -> list[dict[str, Any]]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import StreamError
+from ..errors import StreamError, TooManyRequests
 from ..storage import Storage
 from ..storage.base import DEFAULT_CHUNK_BYTES
 from . import headers as h
@@ -21,6 +23,41 @@ class Limits:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     long_poll_timeout: float = 30.0
     sse_max_seconds: float = 60.0
+    max_live_per_client: int = 64  # open long-poll and SSE reads per client address
+
+
+ReadGuard = Callable[[Request, str], Awaitable[None]]
+
+
+class LiveReads:
+    """Counts open live reads per client, to refuse (429) one client hoarding connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def acquire(self, client: str) -> Callable[[], None]:
+        count = self._open.get(client, 0)
+        if count >= self.limit:
+            raise TooManyRequests(
+                f"too many open live reads from this client (limit {self.limit})",
+                code="TOO_MANY_LIVE_READS",
+            )
+        self._open[client] = count + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            remaining = self._open.get(client, 1) - 1
+            if remaining <= 0:
+                self._open.pop(client, None)
+            else:
+                self._open[client] = remaining
+
+        return release
 
 
 @dataclass(slots=True)
@@ -28,6 +65,12 @@ class StreamsContext:
     storage: Storage
     limits: Limits = field(default_factory=Limits)
     mount: str = MOUNT
+    #: Called before a read (GET or HEAD) of a stream; raises to refuse it.
+    read_guard: ReadGuard | None = None
+    live: LiveReads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.live = LiveReads(self.limits.max_live_per_client)
 
 
 def error_response(error: StreamError, *, head: bool = False) -> Response:

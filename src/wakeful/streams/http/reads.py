@@ -35,6 +35,8 @@ def metadata_headers(stream: StreamRecord) -> dict[str, str]:
 
 
 async def head(ctx: StreamsContext, request: Request, path: str) -> Response:
+    if ctx.read_guard is not None:
+        await ctx.read_guard(request, path)
     stream = await ctx.storage.head(path)
     return Response(status_code=200, headers=metadata_headers(stream))
 
@@ -78,12 +80,18 @@ async def get(ctx: StreamsContext, request: Request, path: str) -> Response:
     if live is not None and "offset" not in request.query_params:
         raise BadRequest(f"live={live} needs an offset", code="MISSING_OFFSET")
     position = _start_position(request)
+    if ctx.read_guard is not None:
+        await ctx.read_guard(request, path)
     result = await ctx.storage.read(path, position, ctx.limits.chunk_bytes)
+    if live is None:
+        return _catch_up(request, result, now=position is None)
+    release = ctx.live.acquire(request.client.host if request.client else "unknown")
     if live == "sse":
-        return sse_response(ctx, request, result)
-    if live == "long-poll":
+        return sse_response(ctx, request, result, release)
+    try:
         return await _long_poll(ctx, request, result)
-    return _catch_up(request, result, now=position is None)
+    finally:
+        release()
 
 
 def _catch_up(request: Request, result: ReadResult, *, now: bool) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from starlette.requests import Request
@@ -52,7 +52,9 @@ def _control_event(result: ReadResult, cursor: str) -> bytes:
     return b"event: control\ndata:" + orjson.dumps(control) + b"\n\n"
 
 
-def sse_response(ctx: StreamsContext, request: Request, first: ReadResult) -> Response:
+def sse_response(
+    ctx: StreamsContext, request: Request, first: ReadResult, release: Callable[[], None]
+) -> Response:
     binary = not framing.is_text(first.stream.content_type)
     cursor = cursors.next_cursor(request.query_params.get("cursor"))
     response_headers = {
@@ -65,9 +67,19 @@ def sse_response(ctx: StreamsContext, request: Request, first: ReadResult) -> Re
     if binary:
         response_headers[h.SSE_ENCODING] = "base64"
     return StreamingResponse(
-        _events(ctx, first, binary, cursor),
+        _released(_events(ctx, first, binary, cursor), release),
         headers=response_headers,
     )
+
+
+async def _released(
+    events: AsyncIterator[bytes], release: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in events:
+            yield chunk
+    finally:
+        release()
 
 
 async def _events(

@@ -1,0 +1,143 @@
+"""The JSON API for chat threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from ..threads.service import ThreadService
+from .authorization import ThreadAuthorizer, check_thread_access
+
+
+class CreateThread(BaseModel):
+    prompt: str | None = Field(None, description="A first message, which starts a run.")
+    id: str | None = Field(None, max_length=128, description="Thread id; generated when omitted.")
+    title: str | None = Field(None, max_length=200)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SendMessage(BaseModel):
+    content: str = Field(..., min_length=1, max_length=200_000)
+
+
+class ToolResult(BaseModel):
+    result: Any
+
+
+class ToolError(BaseModel):
+    error: str = Field(..., min_length=1, max_length=10_000)
+
+
+class Thread(BaseModel):
+    id: str
+    url: str
+    status: str = Field(
+        ..., description="streaming, awaiting_tool_results, completed, failed or stopped"
+    )
+    title: str | None
+    metadata: dict[str, Any]
+    stream: str
+    offset: str
+
+
+class ThreadPage(BaseModel):
+    threads: list[Thread]
+    next: str | None
+
+
+class Queued(BaseModel):
+    id: str
+
+
+def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -> APIRouter:
+    router = APIRouter(prefix="/v1/threads", tags=["threads"])
+
+    async def allow(request: Request, action: str, thread_id: str | None = None) -> None:
+        await check_thread_access(authorize, request, action, thread_id)
+
+    @router.post("", status_code=201, summary="Create a thread, optionally with a first prompt")
+    async def create(body: CreateThread, request: Request, response: Response) -> Thread:
+        await allow(request, "create")
+        view = await threads.create(
+            body.prompt, thread_id=body.id, title=body.title, metadata=body.metadata
+        )
+        response.headers["Location"] = f"/v1/threads/{view.id}"
+        return Thread(**view.as_dict())
+
+    @router.get("", summary="List threads")
+    async def list_threads(
+        request: Request,
+        after: str | None = Query(None, description="Thread id to continue after."),
+        limit: int = Query(50, ge=1, le=500),
+    ) -> ThreadPage:
+        await allow(request, "list")
+        views = await threads.list(after=after, limit=limit)
+        page = [Thread(**view.as_dict()) for view in views]
+        return ThreadPage(threads=page, next=page[-1].id if len(page) == limit else None)
+
+    @router.get("/{thread_id}", summary="Get a thread")
+    async def get(thread_id: str, request: Request) -> Thread:
+        await allow(request, "read", thread_id)
+        return Thread(**(await threads.get(thread_id)).as_dict())
+
+    @router.get("/{thread_id}/messages", summary="List messages, including text still streaming")
+    async def messages(thread_id: str, request: Request) -> list[dict[str, Any]]:
+        await allow(request, "read", thread_id)
+        return await threads.messages(thread_id)
+
+    @router.post(
+        "/{thread_id}/messages",
+        status_code=202,
+        summary="Send a message (queued while a run is going)",
+    )
+    async def send(thread_id: str, body: SendMessage, request: Request) -> Queued:
+        await allow(request, "send", thread_id)
+        return Queued(id=await threads.send(thread_id, body.content))
+
+    @router.post("/{thread_id}/stop", status_code=202, summary="Stop the running run")
+    async def stop(thread_id: str, request: Request) -> Response:
+        await allow(request, "stop", thread_id)
+        await threads.stop(thread_id)
+        return Response(status_code=202)
+
+    @router.post(
+        "/{thread_id}/resume", status_code=202, summary="Resume a stopped or failed thread"
+    )
+    async def resume(thread_id: str, request: Request) -> Response:
+        await allow(request, "resume", thread_id)
+        await threads.resume(thread_id)
+        return Response(status_code=202)
+
+    @router.delete("/{thread_id}", status_code=204, summary="Delete a thread")
+    async def delete(thread_id: str, request: Request) -> Response:
+        await allow(request, "delete", thread_id)
+        await threads.delete(thread_id)
+        return Response(status_code=204)
+
+    @router.post(
+        "/{thread_id}/tool-calls/{call_id}/result",
+        status_code=202,
+        summary="Give an asynchronous tool's result",
+    )
+    async def tool_result(
+        thread_id: str, call_id: str, body: ToolResult, request: Request
+    ) -> Response:
+        await allow(request, "answer", thread_id)
+        await threads.tool_result(thread_id, call_id, body.result)
+        return Response(status_code=202)
+
+    @router.post(
+        "/{thread_id}/tool-calls/{call_id}/error",
+        status_code=202,
+        summary="Fail an asynchronous tool call",
+    )
+    async def tool_error(
+        thread_id: str, call_id: str, body: ToolError, request: Request
+    ) -> Response:
+        await allow(request, "answer", thread_id)
+        await threads.tool_error(thread_id, call_id, body.error)
+        return Response(status_code=202)
+
+    return router
