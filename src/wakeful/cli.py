@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -38,6 +40,9 @@ DatabaseOption = Annotated[
 def _registry(spec: str | None) -> Registry:
     if spec is None:
         return Registry()
+    # Like uvicorn's --app-dir ".": modules next to where the command runs are importable.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return Registry.load(spec)
     except (ImportError, AttributeError, TypeError, ValueError) as exc:

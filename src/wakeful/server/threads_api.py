@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+from ag_ui.core import RunAgentInput
+from ag_ui.encoder import EventEncoder
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
 
+from ..entities.errors import UnknownEntity
+from ..streams.errors import BadRequest
+from ..threads.agui import agui_events, last_user_text
 from ..threads.service import ThreadService
 from .authorization import ThreadAuthorizer, check_thread_access
 
@@ -139,5 +146,37 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         await allow(request, "answer", thread_id)
         await threads.tool_error(thread_id, call_id, body.error)
         return Response(status_code=202)
+
+    @router.post(
+        "/{thread_id}/agui",
+        summary="Run the thread as an AG-UI agent: RunAgentInput in, AG-UI events out (SSE)",
+        response_class=StreamingResponse,
+    )
+    async def agui(thread_id: str, request: Request) -> StreamingResponse:
+        await allow(request, "send", thread_id)
+        try:
+            run_input = RunAgentInput.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise BadRequest(
+                f"invalid RunAgentInput: {exc.errors()[0]['msg']}", code="INVALID_REQUEST"
+            ) from None
+        text = last_user_text(run_input)
+        if text is None:
+            raise BadRequest("RunAgentInput has no user message to send", code="NO_USER_MESSAGE")
+        try:
+            view = await threads.get(thread_id)
+        except UnknownEntity:
+            view = await threads.create(thread_id=thread_id)
+        start = (await threads.storage.head(view.stream)).tail
+        await threads.send(thread_id, text)
+        encoder = EventEncoder(accept=request.headers.get("accept", "text/event-stream"))
+
+        async def body() -> AsyncIterator[str]:
+            async for event in agui_events(
+                threads.storage, view.stream, start, thread_id, run_input.run_id
+            ):
+                yield encoder.encode(event)
+
+        return StreamingResponse(body(), media_type=encoder.get_content_type())
 
     return router

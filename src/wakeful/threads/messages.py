@@ -37,6 +37,11 @@ def thread_status(store: StateStore, entity_status: str) -> str:
     if entity_status in ("stopped", "killed"):
         return STOPPED
     runs = r.Rows(store).runs()
+    inbox = store.collection(v.INBOX)
+    newest_message = max((inbox.first_seen(key) for key in inbox.keys()), default=-1)
+    newest_run = store.collection(v.RUN).first_seen(str(runs[-1]["id"])) if runs else -1
+    if newest_message > newest_run:
+        return STREAMING  # a message waits for (or is starting) its run
     if not runs:
         return COMPLETED
     return _FROM_RUN.get(str(runs[-1].get("status")), COMPLETED)

@@ -1,0 +1,1 @@
+"""Runnable examples: ``wakeful serve examples.app:registry`` registers all of them."""

@@ -1,0 +1,12 @@
+"""Every example in one registry: what ``make run`` serves."""
+
+from __future__ import annotations
+
+from wakeful.entities.definition import Registry
+
+from . import approval, chat, manager
+
+registry = Registry()
+chat.register(registry)
+approval.register(registry)
+manager.register(registry)

@@ -1,0 +1,41 @@
+"""Following a stream live from inside the server: catch up, then wait on the hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from .errors import StreamError
+from .storage import Storage
+
+IDLE_RECHECK_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    start: int
+    end: int
+    data: bytes
+
+
+async def follow(storage: Storage, path: str, start: int) -> AsyncIterator[Entry]:
+    """Every message of ``path`` from ``start`` on, as it lands; ends when the stream is
+    deleted, or closed and drained."""
+    position = start
+    while True:
+        try:
+            stream = await storage.head(path)
+        except StreamError:
+            return
+        event = storage.hub.watch(stream.id)
+        result = await storage.read_from(stream, position)
+        for data in result.messages:
+            end = position + len(data)
+            yield Entry(position, end, data)
+            position = end
+        position = max(position, result.next_position)
+        if result.messages:
+            continue
+        if stream.closed:
+            return
+        await storage.hub.wait(event, IDLE_RECHECK_SECONDS)

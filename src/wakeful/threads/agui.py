@@ -1,0 +1,176 @@
+"""A thread's runs as an AG-UI event stream, for existing AG-UI front ends.
+
+The front end posts a ``RunAgentInput``; its newest user message goes to the thread (as
+any message would), and the thread's stream is translated into AG-UI events until that
+run ends: RUN_STARTED, STEP_STARTED / STEP_FINISHED, TEXT_MESSAGE_START / CONTENT / END
+as text streams, TOOL_CALL_START / ARGS / END for each call and TOOL_CALL_RESULT when it
+finishes, then RUN_FINISHED (or RUN_ERROR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from ag_ui.core import (
+    BaseEvent,
+    RunAgentInput,
+    RunErrorEvent,
+    RunFinishedEvent,
+    RunStartedEvent,
+    StepFinishedEvent,
+    StepStartedEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
+)
+
+from ..agent import records as r
+from ..entities import vocabulary as v
+from ..state.events import Change, InvalidEvent, parse
+from ..streams.follow import follow
+from ..streams.storage import Storage
+
+
+def last_user_text(run_input: RunAgentInput) -> str | None:
+    for message in reversed(run_input.messages):
+        if getattr(message, "role", None) == "user":
+            content = getattr(message, "content", None)
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                texts = [getattr(part, "text", "") for part in content]
+                return "".join(text for text in texts if isinstance(text, str)) or None
+    return None
+
+
+class Translator:
+    """Turns one thread's stream events into AG-UI events for one run."""
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self.own_run: str | None = None
+        self.open_texts: set[str] = set()
+        self.started_calls: set[str] = set()
+        self.finished_calls: set[str] = set()
+        self.done = False
+
+    def translate(self, change: Change) -> list[BaseEvent]:
+        value: dict[str, Any] = change.value if isinstance(change.value, dict) else {}
+        if change.type == v.RUN:
+            return self._run(change, value)
+        if self.own_run is None or value.get("run_id") != self.own_run:
+            return []
+        if change.type == v.STEP:
+            return self._step(value)
+        if change.type == v.TEXT_DELTA:
+            step_id = str(value.get("step_id"))
+            events: list[BaseEvent] = []
+            if step_id not in self.open_texts:
+                self.open_texts.add(step_id)
+                events.append(TextMessageStartEvent(message_id=step_id, role="assistant"))
+            events.append(
+                TextMessageContentEvent(message_id=step_id, delta=str(value.get("delta", "")))
+            )
+            return events
+        if change.type == v.TOOL_CALL:
+            return self._tool_call(value)
+        return []
+
+    def _run(self, change: Change, value: dict[str, Any]) -> list[BaseEvent]:
+        status = value.get("status")
+        if self.own_run is None:
+            if change.operation != "insert":
+                return []
+            self.own_run = str(change.key)
+            return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
+        if change.key != self.own_run or status not in (*r.RUN_DONE, r.AWAITING):
+            return []
+        self.done = True
+        events: list[BaseEvent] = [
+            TextMessageEndEvent(message_id=step) for step in sorted(self.open_texts)
+        ]
+        self.open_texts.clear()
+        if status == r.FAILED:
+            events.append(
+                RunErrorEvent(message=str(value.get("error") or "run failed"), code="RUN_FAILED")
+            )
+        else:
+            events.append(
+                RunFinishedEvent(
+                    thread_id=self.thread_id,
+                    run_id=self.run_id,
+                    result={"status": status, "text": value.get("text")},
+                )
+            )
+        return events
+
+    def _step(self, value: dict[str, Any]) -> list[BaseEvent]:
+        step_id = str(value.get("id"))
+        status = value.get("status")
+        if status == r.RUNNING:
+            return [StepStartedEvent(step_name=step_id)]
+        events: list[BaseEvent] = []
+        if step_id in self.open_texts:
+            self.open_texts.discard(step_id)
+            events.append(TextMessageEndEvent(message_id=step_id))
+        events.append(StepFinishedEvent(step_name=step_id))
+        return events
+
+    def _tool_call(self, value: dict[str, Any]) -> list[BaseEvent]:
+        call_id = str(value.get("id"))
+        events: list[BaseEvent] = []
+        if call_id not in self.started_calls:
+            self.started_calls.add(call_id)
+            events += [
+                ToolCallStartEvent(
+                    tool_call_id=call_id,
+                    tool_call_name=str(value.get("name")),
+                    parent_message_id=value.get("step_id"),
+                ),
+                ToolCallArgsEvent(
+                    tool_call_id=call_id, delta=orjson.dumps(value.get("args") or {}).decode()
+                ),
+                ToolCallEndEvent(tool_call_id=call_id),
+            ]
+        if value.get("status") in r.CALL_DONE and call_id not in self.finished_calls:
+            self.finished_calls.add(call_id)
+            result = (
+                value.get("result")
+                if value.get("status") == r.COMPLETED
+                else {"error": value.get("error")}
+            )
+            content = result if isinstance(result, str) else orjson.dumps(result).decode()
+            events.append(
+                ToolCallResultEvent(
+                    message_id=f"{call_id}:result",
+                    tool_call_id=call_id,
+                    content=content,
+                    role="tool",
+                )
+            )
+        return events
+
+
+async def agui_events(
+    storage: Storage, stream: str, start: int, thread_id: str, run_id: str
+) -> AsyncIterator[BaseEvent]:
+    """AG-UI events for the next run on ``stream`` after position ``start``."""
+    translator = Translator(thread_id, run_id)
+    async for entry in follow(storage, stream, start):
+        try:
+            event = parse(orjson.loads(entry.data))
+        except (InvalidEvent, orjson.JSONDecodeError):
+            continue
+        if not isinstance(event, Change):
+            continue
+        for translated in translator.translate(event):
+            yield translated
+        if translator.done:
+            return
