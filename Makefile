@@ -7,6 +7,7 @@ NODE_STAMP := conformance/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8787
 DATABASE ?= .wakeful/wakeful.db
+REGISTRY ?= examples.app:registry
 
 .PHONY: run test lint typecheck pytest conformance bench clean
 
@@ -22,7 +23,7 @@ $(NODE_STAMP): conformance/package.json conformance/package-lock.json
 
 run: $(STAMP)
 	mkdir -p $(dir $(DATABASE))
-	$(BIN)/wakeful serve --host $(HOST) --port $(PORT) --database $(DATABASE)
+	$(BIN)/wakeful serve $(REGISTRY) --host $(HOST) --port $(PORT) --database $(DATABASE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -28,6 +28,7 @@ from ..state.events import now_timestamp
 from . import records as r
 from .history import build_messages
 from .models.base import (
+    INVALID_JSON_KEY,
     Finish,
     Message,
     Model,
@@ -385,8 +386,15 @@ class Agent:
             if tool is None:
                 self._call_done(call, r.FAILED, error=f"unknown tool {call.get('name')!r}")
                 continue
+            args = dict(call.get("args") or {})
+            raw = args.get(INVALID_JSON_KEY) if len(args) == 1 else None
+            if isinstance(raw, str):
+                self._call_done(
+                    call, r.FAILED, error=f"arguments are not a JSON object: {raw[:500]}"
+                )
+                continue
             try:
-                tool.validate(dict(call.get("args") or {}))
+                tool.validate(args)
             except ToolArgumentsError as exc:
                 self._call_done(call, r.FAILED, error=str(exc))
                 continue
