@@ -532,8 +532,15 @@ class _StepStream:
 
         async def produce() -> None:
             try:
-                async for item in self.agent.config.model.stream(request):
-                    await queue.put(item)
+                events = self.agent.config.model.stream(request)
+                try:
+                    async for item in events:
+                        await queue.put(item)
+                finally:
+                    # Closing at once (not at garbage collection) ends the HTTP response.
+                    close = getattr(events, "aclose", None)
+                    if close is not None:
+                        await close()
             finally:
                 await queue.put(None)
 
@@ -625,6 +632,29 @@ class _StepStream:
         self._pending = {v.TEXT_DELTA: "", v.REASONING_DELTA: ""}
 
 
+class ModelCache:
+    """Models resolved by name, kept for the life of a runtime so connection pools are
+    reused across passes, and closed with it."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Model] = {}
+
+    def get(self, spec: str | None) -> Model:
+        key = spec or ""
+        model = self._models.get(key)
+        if model is None:
+            from .models import default_model, resolve
+
+            model = self._models[key] = default_model() if spec is None else resolve(spec)
+        return model
+
+    async def aclose(self) -> None:
+        for model in self._models.values():
+            with contextlib.suppress(Exception):
+                await model.aclose()
+        self._models.clear()
+
+
 def use_agent(
     ctx: Context,
     model: Model | str | None = None,
@@ -638,17 +668,13 @@ def use_agent(
     tool_result_budget: int | None = 2000,
     build_messages: MessagesHook | None = None,
     concurrency: Concurrency | None = None,
+    models: ModelCache | None = None,
 ) -> Agent:
     """Configure the agent for this pass: ``ctx.use_agent(...)`` then ``await ctx.agent.run()``.
 
     ``model`` is a :class:`Model` or a name like ``openai:gpt-4o-mini``; without one the
     default is picked from the environment (an offline demo model when no key is set)."""
-    if isinstance(model, Model):
-        chosen = model
-    else:
-        from .models import default_model, resolve
-
-        chosen = default_model() if model is None else resolve(model)
+    chosen = model if isinstance(model, Model) else (models or ModelCache()).get(model)
     tool_list = [as_tool(item) for item in tools]
     names = [item.name for item in tool_list]
     if len(set(names)) != len(names):

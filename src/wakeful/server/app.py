@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from ..agent.answers import ToolAnswers
-from ..agent.loop import Concurrency, use_agent
+from ..agent.loop import Concurrency, ModelCache, use_agent
 from ..entities.addressing import InvalidAddress
 from ..entities.definition import Registry
 from ..entities.runtime import Runtime
@@ -41,6 +41,7 @@ from .authorization import (
     check_thread_access,
     entity_guard,
 )
+from .console import console_routes
 from .entities_api import entities_router
 from .threads_api import threads_router
 
@@ -80,11 +81,16 @@ class Background:
         self.settings = settings
         self.scheduler = Scheduler(storage)
         self.concurrency = Concurrency(settings.max_model_calls, settings.max_tool_calls)
+        self.models = ModelCache()
         self.runtime = Runtime(
             storage,
             registry,
             concurrency=settings.worker_concurrency,
-            extensions={"use_agent": functools.partial(use_agent, concurrency=self.concurrency)},
+            extensions={
+                "use_agent": functools.partial(
+                    use_agent, concurrency=self.concurrency, models=self.models
+                )
+            },
         )
         self.dispatcher: Dispatcher | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -105,6 +111,7 @@ class Background:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.runtime.stop()
+        await self.models.aclose()
         await self.scheduler.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
@@ -197,7 +204,7 @@ def create_app(
         threads = ThreadService(storage, registry, settings.thread_type)
         app.include_router(threads_router(threads, authorize))
         app.state.threads = threads
-    app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx)])
+    app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
     app.state.streams = ctx

@@ -5,10 +5,18 @@ Adapters translate this to a provider's API (``openai.py``, ``anthropic.py``), a
 from (rate limits, server errors, timeouts) surface as :class:`ModelError` with
 ``retryable`` set and, when the provider said so, ``retry_after``; the agent loop retries
 those with bounded backoff. Adapters do not retry on their own.
+
+Tool-call arguments that are not a JSON object (models do emit broken JSON) never raise:
+the call arrives with ``arguments == {INVALID_JSON_KEY: raw_text}``. Keeping the raw text
+inside ``arguments`` means it survives being persisted and rebuilt into history, a loop
+can report it precisely (see :func:`invalid_arguments`), and even a loop that does not
+look for it gets a validation error from a tool schema that forbids unknown fields,
+rather than running the tool with made-up arguments.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,11 +26,40 @@ Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "error"]
 
 
+#: The key under which a tool call carries arguments that were not a valid JSON object.
+INVALID_JSON_KEY = "__invalid_json__"
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """Decode streamed tool-call arguments; an empty string means no arguments.
+
+    Anything that is not a JSON object comes back as ``{INVALID_JSON_KEY: raw}`` so the
+    loop can answer the model with a tool error instead of failing the step.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {INVALID_JSON_KEY: raw}
+    if not isinstance(value, dict):
+        return {INVALID_JSON_KEY: raw}
+    return value
+
+
+def invalid_arguments(call: ToolCall) -> str | None:
+    """The raw text of a call whose arguments were not a JSON object, else ``None``."""
+    raw = call.arguments.get(INVALID_JSON_KEY)
+    if len(call.arguments) == 1 and isinstance(raw, str):
+        return raw
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +72,11 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None  # the tool's name, on tool turns
     is_error: bool = False  # a tool turn that reports a failure
+    # Reasoning an assistant turn produced, with the provider's signature for it.
+    # Anthropic requires signed thinking to be sent back on turns that called tools
+    # when extended thinking is on; other adapters ignore both fields.
+    reasoning: str = ""
+    reasoning_signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +103,11 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
+    """Reasoning text. A delta with a ``signature`` (and usually empty text) closes a
+    signed reasoning block; keep the signature to send the reasoning back later."""
+
     text: str
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +158,18 @@ class Model(ABC):
 
     @abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        """Stream one response. Ends with a :class:`Finish` (usage may come before it)."""
+        """Stream one response. Ends with a :class:`Finish` (usage may come before it).
+
+        Consume it with ``contextlib.aclosing`` (or to the end): leaving the generator
+        early otherwise keeps its HTTP response open until it is garbage collected.
+        """
+
+    async def aclose(self) -> None:
+        """Release the connections this model holds for the running event loop.
+
+        Call it before the loop closes: an SDK client collected after its loop has
+        closed can only complain about it. Models without connections do nothing."""
+        return None
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -124,3 +181,14 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return max(0.0, seconds)
+
+
+def stream_failure(name: str, error: Exception) -> ModelError:
+    """A failure below the SDK while reading a stream (a read timeout, a dropped
+    connection, a malformed event), which some SDKs let through unwrapped. The request
+    itself was fine, so it is worth retrying."""
+    if "timeout" in type(error).__name__.lower():
+        return ModelError(f"{name}: the request timed out", retryable=True)
+    return ModelError(
+        f"{name}: the response stream failed ({type(error).__name__}: {error})", retryable=True
+    )
