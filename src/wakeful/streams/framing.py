@@ -8,6 +8,7 @@ type is plain bytes, one message per append.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -60,7 +61,7 @@ def _parse(body: bytes) -> tuple[Any, Callable[[Any], bytes]]:
         except orjson.JSONDecodeError as exc:
             raise BadRequest(f"body is not valid JSON: {exc}", code="INVALID_JSON") from None
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code="INVALID_JSON") from None
     return value, _stdlib_dumps
@@ -68,6 +69,14 @@ def _parse(body: bytes) -> tuple[Any, Callable[[Any], bytes]]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """Numbers too large for a double would be stored as ``Infinity``, which is not JSON."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
 
 
 def _stdlib_dumps(value: Any) -> bytes:

@@ -29,6 +29,10 @@ class ChangeHub:
             if event is not None:
                 event.set()
 
+    def publish_all(self) -> None:
+        """Wake every waiter, for when changes may have been missed (a lost connection)."""
+        self.publish(list(self._events))
+
     @staticmethod
     async def wait(event: asyncio.Event, seconds: float) -> bool:
         """True if the event fired within ``seconds``."""

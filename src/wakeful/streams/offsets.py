@@ -15,7 +15,7 @@ from .errors import BadRequest
 BEGINNING = "-1"
 NOW = "now"
 _HALF = 10**16
-_PATTERN = re.compile(r"\A(\d{16})_(\d{16})\Z")
+_PATTERN = re.compile(r"\A([0-9]{16})_([0-9]{16})\Z")  # ASCII digits only
 
 
 def format_offset(position: int) -> str:

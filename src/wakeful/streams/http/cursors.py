@@ -8,10 +8,12 @@ a random amount so that two cached responses can never form a loop.
 from __future__ import annotations
 
 import random
+import re
 import time
 
 EPOCH = 1728432000.0  # 2024-10-09T00:00:00Z
 INTERVAL_SECONDS = 20
+_CURSOR = re.compile(r"[0-9]{1,18}")
 
 
 def current(now: float | None = None) -> int:
@@ -20,7 +22,8 @@ def current(now: float | None = None) -> int:
 
 def next_cursor(client_cursor: str | None, now: float | None = None) -> str:
     interval = current(now)
-    if client_cursor is not None and client_cursor.isdigit():
+    # ASCII digits only, and few enough of them for int() (isdigit() also accepts "²").
+    if client_cursor is not None and _CURSOR.fullmatch(client_cursor):
         echoed = int(client_cursor)
         if echoed >= interval:
             jitter_seconds = random.randint(1, 3600)

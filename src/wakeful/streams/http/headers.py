@@ -81,14 +81,16 @@ PREFLIGHT = {
 }
 
 
-def decimal(value: str, name: str, *, maximum: int | None = None) -> int:
-    """A non-negative decimal integer with no sign, leading zero, point or exponent."""
+def decimal(value: str, name: str, *, maximum: int = MAX_SAFE_INTEGER) -> int:
+    """A non-negative decimal integer with no sign, leading zero, point or exponent.
+
+    Bounded (by default to 2^53-1, what JavaScript clients can represent) so that no
+    value can overflow a database integer or Python's limit on digits it will convert."""
     if _DECIMAL.match(value) is None:
         raise BadRequest(f"{name} must be a non-negative integer, got {value[:40]!r}")
-    number = int(value)
-    if maximum is not None and number > maximum:
+    if len(value) > len(str(maximum)) or int(value) > maximum:
         raise BadRequest(f"{name} must be at most {maximum}")
-    return number
+    return int(value)
 
 
 def is_true(headers: Headers, name: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -91,9 +93,9 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
     stream = result.stream
     response_headers = _stream_headers(stream.content_type, stream.tail, stream.closed)
     if result.created:
-        response_headers["Location"] = str(
-            request.url.remove_query_params(list(request.query_params))
-        )
+        # Percent-encoded: header values are Latin-1, stream paths are any Unicode.
+        escaped = quote(request.url.path, safe="/:@!$&'()*+,;=~")
+        response_headers["Location"] = str(request.url.replace(path=escaped, query=""))
     return Response(status_code=201 if result.created else 200, headers=response_headers)
 
 

@@ -47,7 +47,9 @@ def same_config(existing: StreamRecord, request: CreateRequest, key: str | None)
     )
 
 
-def existing_result(existing: StreamRecord, request: CreateRequest, key: str | None) -> CreateResult:
+def existing_result(
+    existing: StreamRecord, request: CreateRequest, key: str | None
+) -> CreateResult:
     """A PUT on a path that holds a stream: 200 if it asks for the same stream, else 409."""
     if existing.deleted:
         raise Conflict(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .. import batch, framing, rules
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import Conflict
 from ..forks import levels
 from ..model import (
     AppendRequest,
@@ -28,7 +28,15 @@ from ..model import (
     StreamRecord,
 )
 from .base import DEFAULT_CHUNK_BYTES, Storage
-from .common import fork_key, same_config, visible
+from .common import (
+    ChunkBuilder,
+    advance,
+    existing_result,
+    fork_key,
+    plan_fork,
+    prefix_upper,
+    visible,
+)
 from .sqlite_rows import by_id, by_path, columns, record
 from .sqlite_schema import migrate
 from .sqlite_subscriptions import SqliteSubscriptionStore
@@ -50,56 +58,26 @@ def _chain(connection: sqlite3.Connection, stream: StreamRecord) -> list[StreamR
 def _read_chain(
     connection: sqlite3.Connection, stream: StreamRecord, position: int, max_bytes: int
 ) -> ReadResult:
-    result = ReadResult(stream=stream, next_position=position)
-    if position >= stream.tail:
-        result.next_position = max(position, stream.tail)
-        return result
-    size = 0
+    chunk = ChunkBuilder(stream, position, max_bytes)
+    if chunk.done:
+        return chunk.finish()
     for level in levels(_chain(connection, stream)):
         rows = connection.execute(
             "SELECT start, data FROM messages WHERE stream_id = ? AND start >= ? AND start < ?"
             " ORDER BY start",
-            (level.stream_id, position, level.upper),
+            (level.stream_id, position, chunk.scan_end(level.upper)),
         )
-        for start, data in rows:
-            end = start + len(data)
-            if end > level.upper:
-                data = data[: level.upper - start]
-                end = level.upper
-            result.messages.append(data)
-            result.next_position = end
-            size += len(data)
-            if size >= max_bytes:
-                break
-        if size >= max_bytes:
+        chunk.take(rows, level.upper)
+        if chunk.done:
             break
-    result.up_to_date = result.next_position >= stream.tail
-    return result
+    return chunk.finish()
 
 
 def _advance(
     connection: sqlite3.Connection, source: StreamRecord, position: int, sub_offset: int
 ) -> int:
-    """The position ``sub_offset`` messages (JSON) or bytes (other types) past ``position``."""
-    json_mode = framing.is_json(source.content_type)
-    remaining = sub_offset
     read = _read_chain(connection, source, position, 1 << 62)
-    cursor = position
-    for message in read.messages:
-        if json_mode:
-            cursor += len(message)
-            remaining -= 1
-        else:
-            if remaining > len(message):
-                break
-            cursor += remaining
-            remaining = 0
-        if remaining == 0:
-            return cursor
-    raise BadRequest(
-        f"Stream-Fork-Sub-Offset {sub_offset} is past the next data boundary",
-        code="INVALID_SUB_OFFSET",
-    )
+    return advance(source, read, position, sub_offset)
 
 
 def _write_messages(
@@ -151,17 +129,7 @@ def _create(
         _remove(connection, existing, effects)
         existing = None
     if existing is not None:
-        if existing.deleted:
-            raise Conflict(
-                f"stream {request.path!r} was deleted and is retained for its forks",
-                code="STREAM_DELETED",
-            )
-        if same_config(existing, request, key):
-            return CreateResult(existing, created=False)
-        raise Conflict(
-            f"stream {request.path!r} exists with a different configuration",
-            code="STREAM_EXISTS",
-        )
+        return existing_result(existing, request, key)
 
     content_type = request.content_type
     ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
@@ -169,26 +137,12 @@ def _create(
     position = 0
     if fork is not None:
         source = by_path(connection, fork.source_path)
-        if source is None or (not source.deleted and source.expired(now)):
-            raise NotFound(f"fork source {fork.source_path!r} does not exist")
-        if source.deleted:
-            raise Conflict(f"fork source {fork.source_path!r} was deleted", code="SOURCE_DELETED")
-        if content_type is None:
-            content_type = source.content_type
-        elif framing.media_type(content_type) != framing.media_type(source.content_type):
-            raise Conflict(
-                f"content type {content_type!r} differs from the source's {source.content_type!r}",
-                code="CONTENT_TYPE_MISMATCH",
-            )
-        position = source.tail if fork.offset is None else fork.offset
-        if position > source.tail:
-            raise BadRequest(
-                "Stream-Fork-Offset is beyond the source's tail", code="INVALID_OFFSET"
-            )
+        plan = plan_fork(request, source, now)
+        assert source is not None
+        content_type, position = plan.content_type, plan.position
+        ttl_seconds, expires_at = plan.ttl_seconds, plan.expires_at
         if fork.sub_offset:
             position = _advance(connection, source, position, fork.sub_offset)
-        if ttl_seconds is None and expires_at is None:
-            ttl_seconds, expires_at = source.ttl_seconds, source.expires_at
         fork_of = source.id
         connection.execute("UPDATE streams SET forks = forks + 1 WHERE id = ?", (source.id,))
 
@@ -580,9 +534,13 @@ class SqliteStorage(Storage):
         return record
 
     async def list_paths(self, prefix: str = "", limit: int = 1000) -> list[str]:
+        # A range on path, which the path index serves, rather than a scan comparing
+        # every path's beginning.
+        upper = prefix_upper(prefix)
+        below, bound = ("", ()) if upper is None else (" AND path < ?", (upper,))
         rows = self.reader.execute(
-            "SELECT path FROM streams WHERE deleted = 0 AND substr(path, 1, ?) = ?"
+            f"SELECT path FROM streams WHERE deleted = 0 AND path >= ?{below}"
             " ORDER BY path LIMIT ?",
-            (len(prefix), prefix, limit),
+            (prefix, *bound, limit),
         ).fetchall()
         return [row[0] for row in rows]

@@ -1,0 +1,554 @@
+"""The PostgreSQL backend: many Wakeful processes, on many machines, share one database.
+
+Every write is one transaction that first locks the stream's row (``SELECT ... FOR
+UPDATE``), so appends to one stream from any number of processes are serialized by the
+database while different streams proceed in parallel; the producer state and the stream's
+tail move in that same transaction. Protocol decisions come from the shared
+:mod:`~wakeful.streams.rules` and :mod:`.common`, exactly as in the SQLite backend.
+
+There is no group commit here: concurrent transactions on a pool of connections already
+share WAL flushes inside PostgreSQL, and batching unrelated requests into one transaction
+would make each wait for the others' row locks.
+
+Live readers anywhere are woken through LISTEN/NOTIFY (:mod:`.postgres_notify`). The
+schema name comes from the ``schema`` argument or a ``?schema=`` URL parameter (default
+``wakeful``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from .. import batch, framing, rules
+from ..errors import Conflict
+from ..forks import levels
+from ..model import (
+    AppendRequest,
+    AppendResult,
+    CreateRequest,
+    CreateResult,
+    ProducerState,
+    ReadResult,
+    StreamRecord,
+)
+from .base import DEFAULT_CHUNK_BYTES, Storage
+from .common import (
+    ChunkBuilder,
+    advance,
+    existing_result,
+    fork_key,
+    plan_fork,
+    prefix_upper,
+    visible,
+)
+from .postgres_notify import ChangeRelay, channel_for
+from .postgres_schema import check_schema_name, migrate
+from .postgres_sql import Statements, record
+from .postgres_subscriptions import PostgresSubscriptionStore, refuse
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+
+T = TypeVar("T")
+
+DEFAULT_SCHEMA = "wakeful"
+# A transaction that lost a race (a deadlock between a fork and a delete, two creates of
+# one path) is run again from the start; this bounds how often.
+MAX_ATTEMPTS = 5
+
+
+class _Retry(Exception):
+    """Raised inside a transaction to roll it back and run it again."""
+
+
+@dataclass(slots=True)
+class Effects:
+    """What a transaction changed, acted on after it commits."""
+
+    changed: set[int] = field(default_factory=set)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+Operation: TypeAlias = "Callable[[Connection, Effects], Awaitable[T]]"
+
+
+async def _keep_session(connection: object) -> None:
+    """Return a connection to the pool as it is.
+
+    asyncpg's default reset costs a round trip per use (``RESET ALL``, ``UNLISTEN *``,
+    ...) to undo session changes this backend never makes; an open transaction is still
+    rolled back by the pool itself.
+    """
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """The connection URL without Wakeful's own ``schema`` parameter, and that parameter."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for key, value in query if key == "schema"), None)
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostgresStorage(Storage):
+    """Streams in a PostgreSQL schema, shared by every process pointed at it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        min_connections: int = 1,
+        max_connections: int = 10,
+    ) -> None:
+        super().__init__()
+        self.dsn, url_schema = split_url(url)
+        self.schema = check_schema_name(schema or url_schema or DEFAULT_SCHEMA)
+        self.min_connections = min_connections
+        self.max_connections = max_connections
+        self.origin = secrets.token_hex(8)
+        self.channel = channel_for(self.schema)
+        self.sql = Statements(self.schema)
+        self._pool: asyncpg.Pool | None = None
+        self.relay = ChangeRelay(self.dsn, self.channel, self.origin, self.hub)
+        self.subscriptions = PostgresSubscriptionStore(self)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("storage is not started")
+        return self._pool
+
+    async def start(self) -> None:
+        pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=self.min_connections,
+            max_size=self.max_connections,
+            reset=_keep_session,
+        )
+        try:
+            async with pool.acquire() as connection:
+                await migrate(connection, self.schema)
+            await self.relay.start()
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def transact(self, operation: Operation[T]) -> T:
+        """Run ``operation`` in one transaction; after it commits, wake the readers of the
+        streams it changed, here at once and in other processes through the relay.
+
+        A lost race (deadlock, serialization failure, :class:`_Retry`) runs it again.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            effects = Effects()
+            try:
+                async with self.pool.acquire() as connection, connection.transaction():
+                    result = await operation(connection, effects)
+            except (_Retry, asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.001 * attempt)
+                continue
+            self.hub.publish(effects.changed)
+            self.relay.announce(effects.changed)
+            for callback in effects.after_commit:
+                callback()
+            return result
+        raise AssertionError("unreachable")
+
+    # -- rows -----------------------------------------------------------------------
+
+    async def _by_path(
+        self, connection: Connection, path: str, *, lock: bool = False
+    ) -> StreamRecord | None:
+        row = await connection.fetchrow(self.sql.by_path_locked if lock else self.sql.by_path, path)
+        return record(row) if row is not None else None
+
+    async def _by_id(
+        self, connection: Connection, stream_id: int, *, lock: bool = False
+    ) -> StreamRecord | None:
+        row = await connection.fetchrow(
+            self.sql.by_id_locked if lock else self.sql.by_id, stream_id
+        )
+        return record(row) if row is not None else None
+
+    async def _purge(self, connection: Connection, stream: StreamRecord, effects: Effects) -> None:
+        """Remove a stream for good, and any soft-deleted sources only it kept alive."""
+        await connection.execute(self.sql.purge, stream.id)
+        effects.changed.add(stream.id)
+        if stream.fork_of is None:
+            return
+        row = await connection.fetchrow(self.sql.drop_fork, stream.fork_of)
+        source = record(row) if row is not None else None
+        if source is not None and source.deleted and source.forks <= 0:
+            await self._purge(connection, source, effects)
+
+    async def _remove(self, connection: Connection, stream: StreamRecord, effects: Effects) -> None:
+        """Delete: purge, or soft-delete while forks still read through this stream."""
+        if stream.forks > 0:
+            await connection.execute(self.sql.soft_delete, stream.id)
+            effects.changed.add(stream.id)
+        else:
+            await self._purge(connection, stream, effects)
+
+    async def _read_chain(
+        self, connection: Connection, stream: StreamRecord, position: int, max_bytes: int
+    ) -> ReadResult:
+        chunk = ChunkBuilder(stream, position, max_bytes)
+        if chunk.done:
+            return chunk.finish()
+        chain = [stream]
+        while chain[-1].fork_of is not None:
+            source = await self._by_id(connection, chain[-1].fork_of)
+            if source is None:
+                break
+            chain.append(source)
+        for level in levels(chain):
+            rows = await connection.fetch(
+                self.sql.read_level, level.stream_id, position, chunk.scan_end(level.upper)
+            )
+            chunk.take(((row[0], row[1]) for row in rows), level.upper)
+            if chunk.done:
+                break
+        return chunk.finish()
+
+    async def _set_labels(
+        self, connection: Connection, stream_id: int, labels: Mapping[str, str | None]
+    ) -> None:
+        for name, value in labels.items():
+            if value is None:
+                await connection.execute(self.sql.drop_label, stream_id, name)
+            else:
+                await connection.execute(self.sql.set_label, stream_id, name, value)
+
+    async def _labels_of(
+        self, connection: Connection, stream_ids: list[int]
+    ) -> dict[int, dict[str, str]]:
+        result: dict[int, dict[str, str]] = {stream_id: {} for stream_id in stream_ids}
+        for row in await connection.fetch(self.sql.labels_of, stream_ids):
+            result[row["stream_id"]][row["name"]] = row["value"]
+        return result
+
+    # -- operations, each run inside a transaction ----------------------------------
+
+    async def _create(
+        self, connection: Connection, effects: Effects, request: CreateRequest
+    ) -> CreateResult:
+        now = time.time()
+        fork = request.fork
+        key = fork_key(fork)
+        existing = await self._by_path(connection, request.path, lock=True)
+        if existing is not None and not existing.deleted and existing.expired(now):
+            await self._remove(connection, existing, effects)
+            existing = None
+        if existing is not None:
+            return existing_result(existing, request, key)
+
+        content_type = request.content_type
+        ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
+        fork_of: int | None = None
+        position = 0
+        if fork is not None:
+            source = await self._by_path(connection, fork.source_path, lock=True)
+            plan = plan_fork(request, source, now)
+            assert source is not None
+            content_type, position = plan.content_type, plan.position
+            ttl_seconds, expires_at = plan.ttl_seconds, plan.expires_at
+            if fork.sub_offset:
+                read = await self._read_chain(connection, source, position, 1 << 62)
+                position = advance(source, read, position, fork.sub_offset)
+            fork_of = source.id
+            await connection.execute(self.sql.add_fork, source.id)
+
+        content_type = content_type or "application/octet-stream"
+        messages = framing.frame(content_type, request.body, creating=True)
+        row = await connection.fetchrow(
+            self.sql.insert_stream,
+            request.path,
+            content_type,
+            now,
+            ttl_seconds,
+            expires_at,
+            position,
+            request.closed,
+            fork_of,
+            position,
+            key,
+        )
+        if row is None:  # another process created this path since we looked
+            raise _Retry
+        stream = record(row)
+        if messages:
+            starts = []
+            tail = position
+            for message in messages:
+                starts.append(tail)
+                tail += len(message)
+            await connection.execute(self.sql.insert_messages, stream.id, starts, messages)
+            row = await connection.fetchrow(self.sql.set_tail, stream.id, tail)
+            assert row is not None
+            stream = record(row)
+        effects.changed.add(stream.id)
+        return CreateResult(stream, created=True)
+
+    async def _append(
+        self, connection: Connection, effects: Effects, request: AppendRequest
+    ) -> AppendResult:
+        now = time.time()
+        claim = request.producer
+        row = await connection.fetchrow(
+            self.sql.for_append, request.path, claim.producer_id if claim else None
+        )
+        stream = visible(record(row) if row is not None else None, request.path, now)
+        assert row is not None
+        state = (
+            ProducerState(row["producer_epoch"], row["producer_seq"])
+            if claim is not None and row["producer_epoch"] is not None
+            else None
+        )
+        verdict = rules.decide_append(stream, state, request)
+        outcome = verdict.outcome
+        if outcome in (rules.Outcome.DUPLICATE, rules.Outcome.ALREADY_CLOSED):
+            return AppendResult(
+                stream.tail, stream.closed, duplicate=True, producer=verdict.producer
+            )
+
+        tail = stream.tail
+        starts: list[int] = []
+        messages = request.messages if outcome is rules.Outcome.APPEND else []
+        for message in messages:
+            starts.append(tail)
+            tail += len(message)
+        closing = request.close
+        closer = claim if closing else None
+        producer = verdict.producer if claim is not None else None
+        await connection.execute(
+            self.sql.append,
+            stream.id,
+            starts,
+            messages,
+            claim.producer_id if claim is not None and producer is not None else None,
+            producer.epoch if producer is not None else None,
+            producer.last_seq if producer is not None else None,
+            tail,
+            now,
+            closing,
+            request.stream_seq,
+            closer.producer_id if closer else None,
+            closer.epoch if closer else None,
+            closer.seq if closer else None,
+        )
+        effects.changed.add(stream.id)
+        return AppendResult(tail, closing, producer=verdict.producer)
+
+    async def _delete(self, connection: Connection, effects: Effects, path: str) -> None:
+        stream = visible(await self._by_path(connection, path, lock=True), path, time.time())
+        await self._remove(connection, stream, effects)
+
+    async def _expire_one(self, connection: Connection, effects: Effects, stream_id: int) -> int:
+        stream = await self._by_id(connection, stream_id, lock=True)
+        if stream is None or stream.deleted or not stream.expired(time.time()):
+            return 0  # another process removed it, or it was read (TTL) since
+        await self._remove(connection, stream, effects)
+        return 1
+
+    async def _apply(
+        self, connection: Connection, effects: Effects, operation: batch.Operation
+    ) -> object:
+        match operation:
+            case batch.CreateStream(request=request, labels=labels, exclusive=exclusive):
+                created = await self._create(connection, effects, request)
+                if exclusive and not created.created:
+                    raise Conflict(f"stream {request.path!r} already exists", code="STREAM_EXISTS")
+                if labels:
+                    await self._set_labels(connection, created.stream.id, labels)
+                return created
+            case batch.Append(request=request, optional=optional):
+                if optional:
+                    stream = await self._by_path(connection, request.path)
+                    if stream is None or stream.deleted or stream.closed:
+                        return None
+                return await self._append(connection, effects, request)
+            case batch.DeleteStream(path=path, missing_ok=missing_ok):
+                if missing_ok and await self._by_path(connection, path) is None:
+                    return None
+                await self._delete(connection, effects, path)
+                return None
+            case batch.SetLabels(path=path, labels=labels):
+                stream = visible(await self._by_path(connection, path), path, time.time())
+                await self._set_labels(connection, stream.id, labels)
+                return None
+            case batch.ScheduleAppend(key=key, path=path, message=message, due_at=due_at):
+                await connection.execute(self.sql.schedule, key, path, message, due_at)
+                effects.after_commit.append(self.on_schedule)
+                return None
+            case batch.CancelSchedule(key=key):
+                await connection.execute(self.sql.cancel_schedule, key)
+                return None
+            case (
+                batch.PutSubscription()
+                | batch.LinkStreams()
+                | batch.UnlinkStream()
+                | batch.DeleteSubscription()
+                | batch.AckWake()
+            ):
+                refuse()
+        raise TypeError(f"unknown operation {operation!r}")
+
+    async def _fire_due(
+        self, connection: Connection, effects: Effects, now: float, limit: int
+    ) -> int:
+        due = sorted(
+            await connection.fetch(self.sql.take_due, now, limit), key=lambda row: row["due_at"]
+        )
+        for row in due:
+            stream = await self._by_path(connection, row["path"])
+            if stream is None or stream.deleted or stream.closed:
+                continue  # the target is gone: nothing left to wake
+            request = AppendRequest(row["path"], stream.content_type, [bytes(row["message"])])
+            await self._append(connection, effects, request)
+        return len(due)
+
+    # -- the Storage interface ------------------------------------------------------
+
+    async def create(self, request: CreateRequest) -> CreateResult:
+        return await self.transact(partial(self._create, request=request))
+
+    async def append(self, request: AppendRequest) -> AppendResult:
+        return await self.transact(partial(self._append, request=request))
+
+    async def delete(self, path: str) -> None:
+        await self.transact(partial(self._delete, path=path))
+
+    async def expire(self) -> int:
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(self.sql.expired, time.time())
+        removed = 0
+        for row in rows:
+            removed += await self.transact(partial(self._expire_one, stream_id=row[0]))
+        return removed
+
+    async def commit(self, operations: Sequence[batch.Operation]) -> list[object]:
+        ops = list(operations)
+
+        async def run(connection: Connection, effects: Effects) -> list[object]:
+            return [await self._apply(connection, effects, op) for op in ops]
+
+        return await self.transact(run)
+
+    async def fire_due_schedules(self, now: float, limit: int = 100) -> int:
+        return await self.transact(partial(self._fire_due, now=now, limit=limit))
+
+    async def next_schedule(self) -> float | None:
+        async with self.pool.acquire() as connection:
+            due = await connection.fetchval(self.sql.next_schedule)
+        return None if due is None else float(due)
+
+    async def labels(self, path: str) -> dict[str, str]:
+        async with self.pool.acquire() as connection:
+            stream = await self._by_path(connection, path)
+            if stream is None:
+                return {}
+            return (await self._labels_of(connection, [stream.id]))[stream.id]
+
+    async def find_streams(
+        self,
+        labels: Mapping[str, str],
+        *,
+        prefix: str = "",
+        after: str = "",
+        limit: int = 100,
+    ) -> list[tuple[StreamRecord, dict[str, str]]]:
+        s = self.sql.schema
+        clauses = ["NOT s.deleted", "s.path > $1", "s.path >= $2"]
+        parameters: list[object] = [after, prefix]
+        upper = prefix_upper(prefix)
+        if upper is not None:
+            parameters.append(upper)
+            clauses.append(f"s.path < ${len(parameters)}")
+        for name, value in labels.items():
+            parameters += [name, value]
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM {s}.stream_labels l WHERE l.stream_id = s.id"
+                f" AND l.name = ${len(parameters) - 1} AND l.value = ${len(parameters)})"
+            )
+        parameters.append(limit)
+        query = (
+            f"SELECT {self.sql.prefixed_columns} FROM {s}.streams s"
+            f" WHERE {' AND '.join(clauses)} ORDER BY s.path LIMIT ${len(parameters)}"
+        )
+        now = time.time()
+        async with self.pool.acquire() as connection:
+            streams = [record(row) for row in await connection.fetch(query, *parameters)]
+            streams = [stream for stream in streams if not stream.expired(now)]
+            found = await self._labels_of(connection, [stream.id for stream in streams])
+        return [(stream, found[stream.id]) for stream in streams]
+
+    async def head(self, path: str) -> StreamRecord:
+        async with self.pool.acquire() as connection:
+            return visible(await self._by_path(connection, path), path, time.time())
+
+    async def read(
+        self, path: str, position: int | None, max_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> ReadResult:
+        async with self.pool.acquire() as connection:
+            now = time.time()
+            stream = visible(await self._by_path(connection, path), path, now)
+            if stream.ttl_seconds is not None:
+                await connection.execute(self.sql.touch, stream.id, now)
+            if position is None:
+                return ReadResult(stream=stream, next_position=stream.tail, up_to_date=True)
+            return await self._read_chain(connection, stream, position, max_bytes)
+
+    async def read_from(
+        self, stream: StreamRecord, position: int, max_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> ReadResult:
+        async with self.pool.acquire() as connection:
+            return await self._read_chain(connection, stream, position, max_bytes)
+
+    async def lookup_live(self, stream_id: int) -> StreamRecord | None:
+        async with self.pool.acquire() as connection:
+            stream = await self._by_id(connection, stream_id)
+        if stream is None or stream.deleted or stream.expired(time.time()):
+            return None
+        return stream
+
+    async def list_paths(self, prefix: str = "", limit: int = 1000) -> list[str]:
+        upper = prefix_upper(prefix)
+        async with self.pool.acquire() as connection:
+            if upper is None:
+                rows = await connection.fetch(self.sql.list_paths, prefix, limit)
+            else:
+                rows = await connection.fetch(self.sql.list_paths_below, prefix, upper, limit)
+        return [row[0] for row in rows]
+
+    async def setting(self, key: str, create: Callable[[], bytes]) -> bytes:
+        """A persistent server secret; the first process to ask creates it for all."""
+        async with self.pool.acquire() as connection:
+            value = await connection.fetchval(self.sql.get_setting, key)
+            if value is None:
+                await connection.execute(self.sql.put_setting, key, create())
+                value = await connection.fetchval(self.sql.get_setting, key)
+        return bytes(value)
+
+    def __repr__(self) -> str:
+        return f"PostgresStorage(schema={self.schema!r})"
