@@ -422,7 +422,7 @@ class PostgresStorage(Storage):
         )
         for row in due:
             stream = await self._by_path(connection, row["path"])
-            if stream is None or stream.deleted or stream.closed:
+            if stream is None or stream.deleted or stream.closed or stream.expired(now):
                 continue  # the target is gone: nothing left to wake
             request = AppendRequest(row["path"], stream.content_type, [bytes(row["message"])])
             await self._append(connection, effects, request)

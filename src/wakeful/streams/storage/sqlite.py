@@ -497,7 +497,7 @@ class SqliteStorage(Storage):
             for key, path, message in due:
                 connection.execute("DELETE FROM schedules WHERE key = ?", (key,))
                 stream = by_path(connection, path)
-                if stream is None or stream.deleted or stream.closed:
+                if stream is None or stream.deleted or stream.closed or stream.expired(now):
                     continue  # the target is gone: nothing left to wake
                 request = AppendRequest(path, stream.content_type, [bytes(message)])
                 _append(connection, effects, request, hook)
