@@ -596,3 +596,11 @@ def test_producer_sequence_gap_and_stale_epoch(
     assert_rejected(new_epoch, status=400, mentions="epoch")
     streams.known[text_stream] = streams.snapshot(text_stream)
     assert streams.known[text_stream].body == b"some text<1.0>"
+
+
+def test_expiry_in_the_past_is_refused(server: Server, streams: Streams) -> None:
+    target = path_of("expired-already")
+    reply = send(server, "PUT", target, {"Stream-Expires-At": "2001-01-01T00:00:00Z"})
+    error = assert_rejected(reply, status=400, mentions="past")
+    assert error["code"] == "EXPIRED"
+    assert send(server, "HEAD", target).status == 404

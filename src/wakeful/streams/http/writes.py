@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -72,6 +73,8 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
     expires_at = h.expires_at(request.headers)
     if ttl is not None and expires_at is not None:
         raise BadRequest(f"send {h.TTL} or {h.EXPIRES_AT}, not both", code="CONFLICTING_EXPIRY")
+    if expires_at is not None and expires_at <= time.time():
+        raise BadRequest(f"{h.EXPIRES_AT} is in the past", code="EXPIRED")
     fork = _fork_spec(ctx, request)
     content_type = _content_type(request)
     body = await read_body(request, ctx.limits.max_body_bytes)
