@@ -38,7 +38,7 @@ def thread_status(store: StateStore, entity_status: str) -> str:
         return STOPPED
     runs = r.Rows(store).runs()
     inbox = store.collection(v.INBOX)
-    newest_message = max((inbox.first_seen(key) for key in inbox.keys()), default=-1)
+    newest_message = max(inbox.order().values(), default=-1)
     newest_run = store.collection(v.RUN).first_seen(str(runs[-1]["id"])) if runs else -1
     if newest_message > newest_run:
         return STREAMING  # a message waits for (or is starting) its run
@@ -83,6 +83,7 @@ def thread_messages(store: StateStore) -> list[dict[str, Any]]:
                 "result": call.get("result"),
                 "error": call.get("error"),
                 "attempts": call.get("attempts", 0),
+                "last_error": call.get("last_error"),
             }
             for call in rows.calls(key)
         ]
