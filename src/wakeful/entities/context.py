@@ -199,6 +199,7 @@ class Context:
         self.store = store
         self._tags = dict(tags)
         self._shared_stores = shared
+        self._private_shared: set[str] = set()
         self._known = known
         self._extensions = dict(extensions or {})
         self._flusher = flusher
@@ -340,7 +341,7 @@ class Context:
         stream = Address.parse(target).stream if target.startswith("/") else shared_stream(target)
         self.output.events.append(events.manifest_removed(f"observe:{stream}"))
         self.output.operations.append(batch.UnlinkStream(self.address.subscription_id, stream))
-        self.cancel_timer(f"timeout:{stream}")
+        self._cancel(f"timeout:{stream}")
 
     def shared(self, name: str) -> SharedState:
         """Create (if needed) and join the shared state ``name``; changes to it wake this entity."""
@@ -359,6 +360,11 @@ class Context:
             self.output.events.append(
                 events.manifest(f"shared:{name}", {"name": name, "stream": stream})
             )
+        elif name not in self._private_shared:
+            # This pass reads and writes its own copy: the runtime's cached store is read by
+            # other entities' passes and must only ever hold committed events.
+            store = self._shared_stores[name] = StateStore.restore(store.snapshot())
+        self._private_shared.add(name)
         return SharedState(name, store, self.output)
 
     # --- time ------------------------------------------------------------------------
@@ -376,8 +382,13 @@ class Context:
             events.manifest(f"timer:{name}", {"name": name, "due_at": time.time() + delay})
         )
 
-    def cancel_timer(self, name: str) -> None:
+    def _cancel(self, name: str) -> None:
         self.output.operations.append(batch.CancelSchedule(f"{self.url}#{name}"))
+
+    def cancel_timer(self, name: str) -> None:
+        """Cancel the timer ``name`` set by :meth:`timer` (if it has not fired yet)."""
+        self._cancel(f"timer:{name}")
+        self.output.events.append(events.manifest_removed(f"timer:{name}"))
 
     def cron(self, name: str, expression: str, payload: Any = None) -> None:
         """Wake on a cron schedule (``*/5 * * * *``) until :meth:`cancel_cron`."""
@@ -393,7 +404,7 @@ class Context:
         )
 
     def cancel_cron(self, name: str) -> None:
-        self.cancel_timer(f"cron:{name}")
+        self._cancel(f"cron:{name}")
         self.output.events.append(events.manifest_removed(f"cron:{name}"))
 
     # --- lifecycle -------------------------------------------------------------------

@@ -175,7 +175,11 @@ class PassRunner:
                 count = await self._own_inputs(address, definition, store, start, link.tail, inputs)
             else:
                 count = await self._observed(store, path, start, link.tail, inputs)
-            if path not in inputs.deferred:
+            if path in inputs.deferred:
+                # Debounced changes are not handled yet; the cursor stays where they begin
+                # (the ack moves past them, so without it the next pass would skip them).
+                inputs.cursor[path] = start
+            else:
                 inputs.cursor[path] = link.tail
                 if count:
                     wake.ranges.append(Range(path, start, link.tail, count))
@@ -321,7 +325,10 @@ class PassRunner:
                 outcome.ctx, outcome.store, outcome.failure = ctx, store, None
                 return outcome
             except asyncio.CancelledError:
-                if not task.cancelled():
+                current = asyncio.current_task()
+                if not task.cancelled() or (current is not None and current.cancelling()):
+                    # This worker is stopping (the pass itself was cancelled, not just the
+                    # handler): commit nothing, so the next claim resumes from the stream.
                     raise
                 outcome.failure = RuntimeError("handler cancelled (kill signal or lost lease)")
                 outcome.new_status = v.FAILED
@@ -549,7 +556,11 @@ class PassRunner:
             operations.append(batch.ScheduleAppend(key, address.stream, message_bytes, quiet_at))
         # Handled inputs move the cursor; while paused or failed they wait for a resume.
         handled = outcome.new_status == v.IDLE or outcome.new_status in v.TERMINAL
-        if handled and failure is None and (not wake.is_empty() or inputs.control):
+        if (
+            handled
+            and failure is None
+            and (not wake.is_empty() or inputs.control or inputs.deferred)
+        ):
             store = outcome.store
             previous = (_manifest(store, "cursor") if store is not None else None) or {}
             streams = {**previous.get("streams", {}), **inputs.cursor}
@@ -562,6 +573,10 @@ class PassRunner:
             operations.append(batch.SetLabels(address.stream, labels))
         if outcome.new_status in v.TERMINAL:
             operations.append(batch.DeleteSubscription(row.id))
+        # Link new streams after this pass's own writes to them (say, its first write to a
+        # shared state it joins), so that those writes do not wake it again.
+        operations.sort(key=lambda op: isinstance(op, batch.LinkStreams | batch.UnlinkStream))
+        unlinked = {op.path for op in operations if isinstance(op, batch.UnlinkStream)}
         ops: list[batch.Operation] = []
         flushes = outcome.flushes
         if own:
@@ -574,7 +589,8 @@ class PassRunner:
             # covered too (see batch.extend_acks); otherwise the flushed events count as
             # new work and a quick no-op pass follows.
             own_end = flushes.own_end if flushes is not None and flushes.contiguous else None
-            ops.append(_ack(row, claims, {address.stream: own_end} if own_end else None))
+            positions = {address.stream: own_end} if own_end else None
+            ops.append(_ack(row, claims, positions, skip=unlinked))
         return ops
 
     def _report_to_parent(
@@ -614,8 +630,12 @@ class PassRunner:
         payload = timer.payload if isinstance(timer.payload, dict) else {}
         name = str(payload.get("name", timer.name.removeprefix("cron:")))
         registration = _manifest(store, f"cron:{name}")
-        if not registration:
-            return []
+        touched = any(
+            event.get("type") == v.MANIFEST and event.get("key") == f"cron:{name}"
+            for event in ctx.output.events
+        )
+        if not registration or touched:
+            return []  # gone, or the handler cancelled or replaced it in this pass
         due = next_cron(str(registration["expression"]), time.time())
         message = orjson.dumps(
             events.timer(
@@ -629,11 +649,19 @@ class PassRunner:
 
 
 def _ack(
-    row: SubscriptionRow, claims: TokenClaims, positions: dict[str, int] | None = None
+    row: SubscriptionRow,
+    claims: TokenClaims,
+    positions: dict[str, int] | None = None,
+    skip: set[str] | frozenset[str] = frozenset(),
 ) -> batch.AckWake:
+    """Ack every linked stream (but those in ``skip``, which the pass unlinks)."""
     assert row.wake_id is not None
     positions = positions or {}
-    acks = tuple(Ack(link.path, positions.get(link.path, link.tail)) for link in row.links)
+    acks = tuple(
+        Ack(link.path, positions.get(link.path, link.tail))
+        for link in row.links
+        if link.path not in skip
+    )
     return batch.AckWake(row.id, claims, WakeRequest(row.wake_id, row.generation, acks, done=True))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from ..state import StateStore
 from ..streams import batch
 from ..streams.errors import Conflict, NotFound, StreamError
 from ..streams.model import AppendRequest, StreamRecord
@@ -23,6 +24,7 @@ from .addressing import Address
 from .context import JSON, creation_operations
 from .definition import Registry
 from .errors import EntityExists, EntityTerminated, InvalidArguments, UnknownEntity
+from .loading import read_messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +142,11 @@ class EntityService:
         await self.storage.commit([batch.Append(request)])
 
     async def delete(self, url: str) -> None:
-        address, _, _ = await self._live(url)
+        address, stream, _ = await self._live(url)
         operations: list[batch.Operation] = [
             batch.DeleteStream(address.stream),
             batch.DeleteStream(address.snapshots, missing_ok=True),
+            *[batch.CancelSchedule(key) for key in await self._schedules(address, stream)],
         ]
         try:
             await self.storage.subscriptions.get(address.subscription_id)
@@ -151,6 +154,22 @@ class EntityService:
         except NotFound:
             pass
         await self.storage.commit(operations)
+
+    async def _schedules(self, address: Address, stream: StreamRecord) -> list[str]:
+        """Keys of the entity's own timers, crons, timeouts and debounces, so that deleting it
+        cancels them (otherwise they fire into a later entity with the same id)."""
+        manifest = StateStore()
+        async for message in read_messages(self.storage, address.stream, 0, stream.tail):
+            if isinstance(message.value, dict) and message.value.get("type") == v.MANIFEST:
+                manifest.apply(message.value)
+        keys = []
+        for key, _ in manifest.collection(v.MANIFEST).items():
+            kind, _, rest = key.partition(":")
+            if kind in ("timer", "cron"):
+                keys.append(f"{address.url}#{key}")
+            elif kind == "observe":
+                keys += [f"{address.url}#timeout:{rest}", f"{address.url}#debounce:{rest}"]
+        return keys
 
     async def list(
         self,

@@ -1,0 +1,65 @@
+"""Fixtures for the entity runtime tests (see :mod:`entities.support`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from wakeful.entities.definition import Registry
+from wakeful.server.app import ServerSettings, create_app
+from wakeful.streams.storage import open_storage
+
+from .support import Harness, start_harness
+
+HarnessFactory = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def harness_factory(
+    fresh_database: Callable[[], str],
+) -> AsyncIterator[HarnessFactory]:
+    """``await harness_factory(registry, database=None, workers=True)`` starts a runtime on
+    a fresh database (or the one given); every harness is stopped at teardown."""
+    started: list[Harness] = []
+
+    async def start(
+        registry: Registry, *, database: str | None = None, workers: bool = True
+    ) -> Harness:
+        harness = await start_harness(
+            open_storage(database or fresh_database()), registry, workers=workers
+        )
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in reversed(started):
+        await harness.stop()
+
+
+@pytest.fixture
+def database(fresh_database: Callable[[], str]) -> str:
+    """The URL of one fresh database, for tests that open several storages on it."""
+    return fresh_database()
+
+
+ApiFactory = Callable[[Registry], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def api_factory(fresh_database: Callable[[], str]) -> AsyncIterator[ApiFactory]:
+    """``await api_factory(registry)``: an HTTP client for ``create_app`` in-process, with
+    its lifespan (runtime, scheduler, dispatcher) running, on a fresh database."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(registry: Registry) -> httpx.AsyncClient:
+            settings = ServerSettings(database=fresh_database(), long_poll_timeout=1.0)
+            app = create_app(settings, registry)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://wakeful.test")
+            return await stack.enter_async_context(client)
+
+        yield start
