@@ -116,6 +116,7 @@ class Registry:
         args: type[BaseModel] | None = None,
         inbox: type[BaseModel] | None = None,
         max_attempts: int = 3,
+        retry_seconds: float = 0.5,
         lease_seconds: float = 30.0,
     ) -> EntityType:
         check_type(name)
@@ -133,6 +134,7 @@ class Registry:
             args=args,
             inbox=inbox,
             max_attempts=max_attempts,
+            retry_seconds=retry_seconds,
             lease_seconds=lease_seconds,
         )
         self._types[name] = entity_type
@@ -147,6 +149,7 @@ class Registry:
         args: type[BaseModel] | None = None,
         inbox: type[BaseModel] | None = None,
         max_attempts: int = 3,
+        retry_seconds: float = 0.5,
         lease_seconds: float = 30.0,
     ) -> Callable[[Handler], EntityType]:
         """Decorator form of :meth:`define`::
@@ -164,6 +167,7 @@ class Registry:
                 args=args,
                 inbox=inbox,
                 max_attempts=max_attempts,
+                retry_seconds=retry_seconds,
                 lease_seconds=lease_seconds,
             )
 

@@ -40,6 +40,8 @@ from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult
 
 log = logging.getLogger("wakeful.entities")
 PRODUCER = "wakeful-runtime"
+# Event types the runtime writes for itself; an unfiltered observer is not woken by them.
+RUNTIME_BOOKKEEPING = frozenset({v.MANIFEST, v.WAKE})
 
 
 @dataclass(slots=True)
@@ -243,6 +245,8 @@ class PassRunner:
                     )
                 )
             elif event.type == v.TIMER:
+                if value.get("kind") == "debounce":
+                    continue  # internal: it only makes the deferred changes due
                 wake.timers.append(
                     Timer(
                         str(value.get("name", "")),
@@ -273,6 +277,8 @@ class PassRunner:
             if shared_store is not None and message.start >= shared_store.position:
                 shared_store.apply(message.value)
                 shared_store.position = message.end
+            if collections is None and event.type in RUNTIME_BOOKKEEPING:
+                continue  # the observed entity's own cursor and wake records are not news
             if collections is not None and event.type not in collections:
                 continue
             if operations is not None and event.operation not in operations:

@@ -17,6 +17,7 @@ from ..entities.definition import Registry
 from ..entities.service import EntityService
 from ..streams.errors import BadRequest
 
+STATUSES = frozenset({"idle", "paused", "failed", "stopped", "killed"})
 ID_FIELD = Field(None, description="Entity id; generated when omitted.", max_length=128)
 
 
@@ -94,6 +95,11 @@ def entities_router(
         after: str | None = Query(None, description="Entity URL to continue after."),
         limit: int = Query(100, ge=1, le=1000),
     ) -> EntityList:
+        if status is not None and status not in STATUSES:
+            raise BadRequest(
+                f"unknown status {status!r}; use one of {', '.join(sorted(STATUSES))}",
+                code="INVALID_STATUS",
+            )
         tag_filter = None
         if tag is not None:
             name, separator, value = tag.partition(":")
