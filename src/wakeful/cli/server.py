@@ -1,4 +1,9 @@
-"""The ``wakeful`` command."""
+"""``wakeful serve`` and ``wakeful worker``: the processes that run entities.
+
+``serve`` is one process with HTTP, the dispatcher and workers; ``worker`` runs handlers
+only, beside other processes on a shared database. Without a token, ``serve`` binds to
+the loopback interface only, so an unprotected server is never exposed by accident.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +17,9 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from .entities.definition import Registry
-from .server.app import Background, ServerSettings, create_app, make_storage
-from .streams.storage import redact
-
-app = typer.Typer(
-    help="Wakeful: durable, collaborative AI agents on Durable Streams.", no_args_is_help=True
-)
-
-
-@app.callback()
-def _root() -> None:
-    """Wakeful: durable, collaborative AI agents on Durable Streams."""
-
+from ..entities.definition import Registry
+from ..server.app import Background, ServerSettings, create_app, make_storage
+from ..streams.storage import redact
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -49,7 +44,6 @@ def _registry(spec: str | None) -> Registry:
         raise typer.BadParameter(f"cannot load registry {spec!r}: {exc}") from exc
 
 
-@app.command()
 def serve(
     registry: Annotated[
         str | None,
@@ -122,7 +116,6 @@ def serve(
     )
 
 
-@app.command()
 def worker(
     registry: Annotated[str, typer.Argument(help="Entity types to run, as module:attribute.")],
     database: DatabaseOption = ".wakeful/wakeful.db",
@@ -151,7 +144,3 @@ async def run_worker(settings: ServerSettings, types: Registry) -> None:
     finally:
         await background.stop()
         await storage.stop()
-
-
-def main() -> None:
-    app()
