@@ -326,7 +326,7 @@ def test_default_model_follows_the_keys(no_keys: pytest.MonkeyPatch) -> None:
     assert isinstance(demo, DemoModel) and demo.label == LABEL
 
     no_keys.setenv("ANTHROPIC_API_KEY", "sk-ant-env")
-    assert default_model().name == "anthropic:claude-sonnet-4-5"
+    assert default_model().name == "anthropic:claude-sonnet-4-6"
 
     no_keys.setenv("OPENAI_API_KEY", "sk-env")
     assert default_model().name == "openai:gpt-4o-mini"

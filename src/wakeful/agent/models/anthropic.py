@@ -13,10 +13,8 @@ so that each attempt is visible on the entity's stream and bounded in one place.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -53,6 +51,7 @@ from .base import (
     parse_retry_after,
     stream_failure,
 )
+from .clients import LoopClients
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -90,33 +89,22 @@ class AnthropicModel(Model):
         self._api_key = api_key
         self._timeout = timeout
         self._default_headers = dict(default_headers or {})
-        self._client = client
-        # An SDK client pools connections that belong to one event loop, so a model used
-        # from several loops (tests, thin sync wrappers) gets one client per loop.
-        self._clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, anthropic.AsyncAnthropic
-        ] = weakref.WeakKeyDictionary()
-
-    def client(self) -> anthropic.AsyncAnthropic:
-        if self._client is not None:
-            return self._client
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = anthropic.AsyncAnthropic(
+        self._clients: LoopClients[anthropic.AsyncAnthropic] = LoopClients(
+            lambda: anthropic.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 timeout=self._timeout,
                 max_retries=0,
                 default_headers=self._default_headers or None,
-            )
-            self._clients[loop] = client
-        return client
+            ),
+            client,
+        )
+
+    def client(self) -> anthropic.AsyncAnthropic:
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._clients.aclose()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         system = "\n\n".join(

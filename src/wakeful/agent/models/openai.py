@@ -14,12 +14,10 @@ so that each attempt is visible on the entity's stream and bounded in one place.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import uuid
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -44,6 +42,7 @@ from .base import (
     parse_retry_after,
     stream_failure,
 )
+from .clients import LoopClients
 
 MaxTokensParameter = Literal["max_tokens", "max_completion_tokens"]
 
@@ -88,32 +87,22 @@ class OpenAIModel(Model):
         self.max_tokens_parameter: MaxTokensParameter = max_tokens_parameter or (
             "max_completion_tokens" if is_openai else "max_tokens"
         )
-        self._client = client
-        # An SDK client pools connections that belong to one event loop, so a model used
-        # from several loops (tests, thin sync wrappers) gets one client per loop.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
-        self._clients = weakref.WeakKeyDictionary()
-
-    def client(self) -> openai.AsyncOpenAI:
-        if self._client is not None:
-            return self._client
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = openai.AsyncOpenAI(
+        self._clients: LoopClients[openai.AsyncOpenAI] = LoopClients(
+            lambda: openai.AsyncOpenAI(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 timeout=self._timeout,
                 max_retries=0,
                 default_headers=self._default_headers or None,
-            )
-            self._clients[loop] = client
-        return client
+            ),
+            client,
+        )
+
+    def client(self) -> openai.AsyncOpenAI:
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._clients.aclose()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         try:
