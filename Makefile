@@ -41,7 +41,10 @@ conformance: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -q tests/test_conformance.py
 
 bench: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/streams_bench.py
+	$(BIN)/python bench/entities_bench.py
+	$(BIN)/python bench/agent_bench.py
 
 clean:
 	rm -rf $(VENV) conformance/node_modules
