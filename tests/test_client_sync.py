@@ -120,7 +120,9 @@ def test_threads_and_tools(server: Server) -> None:
         client.stop(failing)
         until(lambda: client.thread(failing).status == "stopped", "the stop")
         client.resume(failing)
-        until(lambda: client.thread(failing).status == "awaiting_tool_results", "the resume")
+        until(lambda: client.thread(failing).status == "completed", "the resume")
+        client.send_message(failing, "ask_human question=again?")
+        until(lambda: client.thread(failing).status == "awaiting_tool_results", "the new wait")
         calls = [c for m in client.messages(failing) for c in m.get("tool_calls", [])]
         client.tool_error(failing, calls[-1]["id"], "no")
         client.send_message(failing, "never mind")

@@ -1,7 +1,8 @@
 """Several real ``wakeful serve`` processes over one PostgreSQL schema.
 
 What a deployment with many processes relies on: a write through any of them reaches
-live readers on all of them, producer fencing holds across them, and killing one with
+live readers on all of them, producer fencing holds across them, a pull-wake claim taken
+through one is heartbeated, acked or fenced through another, and killing one with
 ``kill -9`` loses nothing it acknowledged.
 """
 
@@ -180,3 +181,103 @@ async def test_kill_9_of_one_server_loses_no_acknowledged_append(
         assert start >= 0, f"acknowledged append {payload!r} is missing"
         assert text.count(payload) == 1
         assert start + len(payload) == end, f"{payload!r} is not where its offset said"
+
+
+def _subscriptions(server: Server) -> str:
+    return f"{server.url}/v1/stream/__ds/subscriptions"
+
+
+async def _claim(client: httpx.AsyncClient, server: Server, worker: str) -> httpx.Response:
+    return await client.post(f"{_subscriptions(server)}/jobs/claim", json={"worker": worker})
+
+
+async def _ack(
+    client: httpx.AsyncClient,
+    server: Server,
+    claim: dict[str, object],
+    *,
+    offset: str | None = None,
+    done: bool = False,
+) -> httpx.Response:
+    body: dict[str, object] = {
+        "wake_id": claim["wake_id"],
+        "generation": claim["generation"],
+        "done": done,
+    }
+    if offset is not None:
+        body["acks"] = [{"stream": "jobs/a", "offset": offset}]
+    return await client.post(
+        f"{_subscriptions(server)}/jobs/ack",
+        json=body,
+        headers={"Authorization": f"Bearer {claim['token']}"},
+    )
+
+
+async def _wake_events(client: httpx.AsyncClient, server: Server) -> list[dict[str, object]]:
+    read = await client.get(server.stream("wakes"), params={"offset": "-1"})
+    events: list[dict[str, object]] = orjson.loads(read.content)
+    return events
+
+
+async def test_a_pull_wake_claim_is_decided_by_the_database_not_by_one_server(
+    servers: tuple[Server, Server],
+) -> None:
+    first, second = servers
+    async with httpx.AsyncClient(timeout=10) as client:
+        for path in ("jobs/a", "wakes"):
+            assert (await client.put(first.stream(path), headers=JSON)).status_code == 201
+        spec = {
+            "type": "pull-wake",
+            "streams": ["jobs/a"],
+            "wake_stream": "wakes",
+            "lease_ttl_ms": 1000,
+        }
+        put = await client.put(f"{_subscriptions(first)}/jobs", json=spec)
+        assert put.status_code == 201, put.text
+        # The subscription made through one server is the other's too.
+        assert (await client.get(f"{_subscriptions(second)}/jobs")).status_code == 200
+
+        # An append through the second wakes the subscription, in the append's transaction.
+        appended = await client.post(second.stream("jobs/a"), headers=JSON, content=b'{"n": 1}')
+        assert appended.status_code == 204
+        tail = appended.headers[NEXT_OFFSET]
+        wakes = await _wake_events(client, first)
+        assert [event["subscription_id"] for event in wakes] == ["jobs"]
+
+        claimed = await _claim(client, first, "worker-1")
+        assert claimed.status_code == 200, claimed.text
+        claim = claimed.json()
+        # The claim holds on the other server too.
+        taken = await _claim(client, second, "worker-2")
+        assert taken.status_code == 409 and taken.json()["error"]["code"] == "ALREADY_CLAIMED"
+        # Heartbeat and ack through the server that did not hand out the claim.
+        beat = await _ack(client, second, claim)
+        assert beat.status_code == 200, beat.text
+        done = await _ack(client, second, claim, offset=tail, done=True)
+        assert done.status_code == 200, done.text
+        assert done.json() == {"ok": True, "next_wake": False}
+        nothing = await _claim(client, first, "worker-1")
+        assert nothing.status_code == 409
+        assert nothing.json()["error"]["code"] == "NO_PENDING_WORK"
+
+        # New work; a claim through the first server whose holder then stalls past its
+        # lease is replaced through the second, and the stale claim is fenced everywhere.
+        again = await client.post(first.stream("jobs/a"), headers=JSON, content=b'{"n": 2}')
+        stale = (await _claim(client, first, "stalled")).json()
+        assert stale["generation"] > claim["generation"]
+        await asyncio.sleep(1.2)
+        fresh_claim = await _claim(client, second, "worker-2")
+        assert fresh_claim.status_code == 200, fresh_claim.text
+        fresh = fresh_claim.json()
+        assert fresh["generation"] > stale["generation"]
+        for server in servers:
+            fenced = await _ack(
+                client, server, stale, offset=again.headers[NEXT_OFFSET], done=True
+            )
+            assert fenced.status_code == 409, fenced.text
+            assert fenced.json()["error"]["code"] == "FENCED"
+        finished = await _ack(client, first, fresh, offset=again.headers[NEXT_OFFSET], done=True)
+        assert finished.status_code == 200, finished.text
+        view = (await client.get(f"{_subscriptions(second)}/jobs")).json()
+    assert view["holder"] is None
+    assert view["streams"][0]["acked_offset"] == again.headers[NEXT_OFFSET]

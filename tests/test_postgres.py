@@ -19,7 +19,8 @@ from wakeful.streams import batch
 from wakeful.streams.errors import Conflict
 from wakeful.streams.model import AppendRequest, CreateRequest, ProducerClaim
 from wakeful.streams.storage.postgres import PostgresStorage, split_url
-from wakeful.streams.storage.postgres_notify import MAX_PAYLOAD, parse, payloads
+from wakeful.streams.storage.postgres_notify import MAX_PAYLOAD, decode, parse, payloads
+from wakeful.streams.storage.postgres_reads import CountingHub, SharedReads
 
 TEXT = "text/plain"
 
@@ -60,6 +61,36 @@ def test_notification_payloads_stay_under_the_limit() -> None:
     chunks = payloads("origin", ids)
     assert len(chunks) > 1 and all(len(chunk) < MAX_PAYLOAD for chunk in chunks)
     assert {i for chunk in chunks for i in parse(chunk)[1]} == ids
+
+
+def test_notification_payloads_carry_signals() -> None:
+    (payload,) = payloads("origin", {3, 1}, {"wake", "schedule"})
+    assert decode(payload) == ("origin", [1, 3], ["schedule", "wake"])
+    assert parse(payload) == ("origin", [1, 3])
+
+
+async def test_shared_reads_never_answer_from_before_a_publication() -> None:
+    hub = CountingHub()
+    shared = SharedReads(hub)
+    gate = asyncio.Event()
+    started: list[int] = []
+
+    async def read() -> int:
+        started.append(len(started) + 1)
+        await gate.wait()
+        return len(started)
+
+    first = asyncio.ensure_future(shared.run("key", read))
+    second = asyncio.ensure_future(shared.run("key", read))  # joins the first
+    other = asyncio.ensure_future(shared.run("other key", read))
+    await asyncio.sleep(0)
+    hub.publish([1])
+    third = asyncio.ensure_future(shared.run("key", read))  # after a change: its own read
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(first, second, other, third)
+    assert len(started) == 3  # three reads for four calls
+    assert results[0] == results[1]
 
 
 async def test_an_append_through_one_wakes_readers_of_the_other(
@@ -221,3 +252,33 @@ async def test_a_due_schedule_fires_once_across_processes(
     body = b"".join((await second.read("timer", 0)).messages).decode()
     assert sorted(body.rstrip(";").split(";")) == sorted(str(i) for i in range(20))
     assert await first.next_schedule() == pytest.approx(now + 3600)
+
+
+async def test_a_producer_racing_itself_through_both_appends_once(
+    pair: tuple[PostgresStorage, PostgresStorage],
+) -> None:
+    """The same (producer, epoch, seq) sent through both at once, as a retry would: the one
+    that waited for the stream's lock must see the producer state the other committed."""
+    first, second = pair
+    await first.create(create("raced"))
+    for index in range(20):
+        claim = ProducerClaim(f"racer-{index}", 0, 0)
+        results = await asyncio.gather(
+            first.append(append("raced", f"{index};".encode(), claim)),
+            second.append(append("raced", f"{index};".encode(), claim)),
+        )
+        assert sorted(result.duplicate for result in results) == [False, True]
+        # A newer epoch racing a stale one: the stale one never lands after it.
+        fence = ProducerClaim(f"racer-{index}", 1, 0)
+        stale = ProducerClaim(f"racer-{index}", 0, 1)
+        outcomes = await asyncio.gather(
+            first.append(append("raced", b"new;", fence)),
+            second.append(append("raced", b"stale;", stale)),
+            return_exceptions=True,
+        )
+        assert not isinstance(outcomes[0], BaseException)
+    body = b"".join((await second.read("raced", 0)).messages).decode()
+    items = body.rstrip(";").split(";")
+    assert [item for item in items if item not in ("new", "stale")] == [str(i) for i in range(20)]
+    # A stale append lands only if it committed before the fence did.
+    assert "new;stale;" not in body

@@ -1,4 +1,10 @@
-"""Fixtures for the entity runtime tests (see :mod:`entities.support`)."""
+"""Fixtures for the entity runtime tests (see :mod:`entities.support`).
+
+The runtime must behave the same on both backends, so every test here that runs on a
+fresh database runs on SQLite and on PostgreSQL, whatever ``WAKEFUL_TEST_HTTP_BACKENDS``
+selects for the other HTTP-level tests (PostgreSQL runs are skipped when it is
+unreachable, and fail in CI).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,29 @@ from wakeful.streams.storage import open_storage
 from .support import Harness, start_harness
 
 HarnessFactory = Callable[..., Awaitable[Harness]]
+ENTITY_BACKENDS = ["sqlite", "postgres"]
+
+
+def _parametrized(metafunc: pytest.Metafunc, name: str) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        if isinstance(names, str):
+            names = [part.strip() for part in names.split(",")]
+        if name in names:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own parameters apply
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "http_database" in metafunc.fixturenames and not _parametrized(metafunc, "http_database"):
+        # As a mark, which pytest applies and which takes precedence over the fixture's
+        # own parameters.
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize(
+                "http_database", ENTITY_BACKENDS, indirect=True, scope="session"
+            )
+        )
 
 
 @pytest.fixture

@@ -52,6 +52,10 @@ def build_messages(store: StateStore, *, tool_result_budget: int | None = 2000) 
     for key, row in inbox.items():
         if isinstance(row, dict):
             items.append((inbox.first_seen(key), Message("user", inbox_text(row.get("payload")))))
+    # Each step's calls in the order they appeared, gathered in one pass.
+    calls_of: dict[str, list[dict[str, Any]]] = {}
+    for call in rows.all_calls():
+        calls_of.setdefault(str(call.get("step_id")), []).append(call)
     steps = store.collection(v.STEP)
     for key, step in steps.items():
         if not isinstance(step, dict) or step.get("status") != COMPLETED:
@@ -63,7 +67,7 @@ def build_messages(store: StateStore, *, tool_result_budget: int | None = 2000) 
             if text_row and text_row.get("status") != SUPERSEDED
             else ""
         )
-        calls = rows.calls(key)
+        calls = calls_of.get(key, [])
         tool_calls = tuple(
             ToolCall(str(call["id"]), str(call.get("name", "")), dict(call.get("args") or {}))
             for call in calls

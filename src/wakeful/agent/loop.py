@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -225,6 +226,12 @@ class Agent:
             error=error,
             text=text,
         )
+        if status != r.COMPLETED:
+            # Calls left open by a stopped or failed run will never be answered or run.
+            for step in self.rows.steps(str(run["id"])):
+                for call in self.rows.calls(str(step["id"])):
+                    if call.get("status") not in r.CALL_DONE:
+                        self._call_done(call, r.FAILED, error=f"the run ended ({status})")
         if status == r.COMPLETED and self.ctx.parent:
             self.ctx.complete(text)
         return self._result(run)
@@ -274,8 +281,10 @@ class Agent:
             "model": self.config.model.name,
             "started_at": now_timestamp(),
         }
+        # Not flushed here: the step's start goes with its first text, with whatever ends
+        # it (for the tool calls, in the same commit that starts them), or after the delta
+        # interval, whichever comes first. An instant model step costs one commit, not two.
         self._emit(r.step_event(step, new=True))
-        await self.ctx.flush()
         started = time.perf_counter()
         request = ModelRequest(
             messages=tuple(self._messages()),
@@ -284,14 +293,16 @@ class Agent:
             max_tokens=self.config.max_output_tokens,
             temperature=self.config.temperature,
         )
+        seq = 0  # delta numbers go on across attempts, so a retry's deltas add rows
         for attempt in range(1, self.config.model_attempts + 1):
-            stream = _StepStream(self, step)
+            stream = _StepStream(self, step, attempt, seq)
             try:
                 async with self.config.concurrency.model_calls:
                     await self._interruptible(stream.consume(request))
                 break
             except ModelError as exc:
                 await stream.discard()
+                seq = stream.seq
                 if not exc.retryable or attempt == self.config.model_attempts:
                     self._emit(r.error_event(f"{step['id']}:error", str(exc), "model", run_id))
                     self._emit(r.step_event({**step, "status": r.FAILED, "error": str(exc)}))
@@ -334,12 +345,18 @@ class Agent:
                     {"id": step["id"], "run_id": run_id, "step_id": step["id"], "text": reasoning},
                 )
             )
+        taken = self.ctx.store.collection(v.TOOL_CALL)
         for call in stream.calls:
             tool = self.config.tools.get(call.name)
+            call_id = call.id
+            if not call_id or call_id in taken:
+                # Some servers number calls per response: a call id must name one call in
+                # this entity (rows, history and the answers API are keyed by it).
+                call_id = f"call_{uuid.uuid4().hex[:24]}"
             self._emit(
                 r.tool_call_event(
                     {
-                        "id": call.id,
+                        "id": call_id,
                         "run_id": run_id,
                         "step_id": step["id"],
                         "name": call.name,
@@ -347,7 +364,7 @@ class Agent:
                         "kind": tool.kind if tool else "call",
                         "status": r.PENDING,
                         "attempts": 0,
-                        "idempotency_key": f"{self.ctx.url}:{run_id}:{call.id}",
+                        "idempotency_key": f"{self.ctx.url}:{run_id}:{call_id}",
                     },
                     new=True,
                 )
@@ -372,8 +389,7 @@ class Agent:
             input_tokens=int(run.get("input_tokens", 0)) + usage.input_tokens,
             output_tokens=int(run.get("output_tokens", 0)) + usage.output_tokens,
         )
-        await self.ctx.flush()
-        return run
+        return run  # flushed when its tool calls start, or with the end of the run
 
     # --- tools -----------------------------------------------------------------------
 
@@ -513,16 +529,17 @@ class Agent:
 class _StepStream:
     """Consumes one model response, appending coalesced deltas as it goes."""
 
-    def __init__(self, agent: Agent, step: dict[str, Any]) -> None:
+    def __init__(self, agent: Agent, step: dict[str, Any], attempt: int = 1, seq: int = 0) -> None:
         self.agent = agent
         self.step = step
+        self.attempt = attempt
         self.text = ""
         self.reasoning = ""
         self.calls: list[ToolCall] = []
         self.usage = Usage()
         self.finish = "stop"
         self._pending: dict[str, str] = {v.TEXT_DELTA: "", v.REASONING_DELTA: ""}
-        self._seq = 0
+        self.seq = seq
         self._last = time.monotonic()
 
     async def consume(self, request: ModelRequest) -> None:
@@ -548,7 +565,7 @@ class _StepStream:
         try:
             while True:
                 wait = None
-                if any(self._pending.values()):
+                if any(self._pending.values()) or self.agent.ctx.output.events:
                     elapsed = time.monotonic() - self._last
                     wait = max(0.0, self.agent.config.delta_interval - elapsed)
                 try:
@@ -566,7 +583,7 @@ class _StepStream:
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await producer
-        await self._flush_deltas()
+        self._emit_deltas()  # committed with the end of the step
 
     async def _take(self, event: ModelEvent) -> None:
         if isinstance(event, TextDelta):
@@ -588,12 +605,17 @@ class _StepStream:
             await self._flush_deltas()
 
     async def _flush_deltas(self) -> None:
+        """Append pending deltas, and anything else not yet flushed (the step's start)."""
         self._last = time.monotonic()
-        wrote = False
+        self._emit_deltas()
+        if self.agent.ctx.output.events:
+            await self.agent.ctx.flush()
+
+    def _emit_deltas(self) -> None:
         for kind, pending in self._pending.items():
             if not pending:
                 continue
-            key = f"{self.step['id']}:{self._seq}"
+            key = f"{self.step['id']}:{self.seq}"
             self.agent._emit(
                 r.delta_event(
                     kind,
@@ -601,19 +623,18 @@ class _StepStream:
                     {
                         "step_id": self.step["id"],
                         "run_id": self.step["run_id"],
-                        "seq": self._seq,
+                        "seq": self.seq,
+                        "attempt": self.attempt,
                         "delta": pending,
                     },
                 )
             )
             self._pending[kind] = ""
-            self._seq += 1
-            wrote = True
-        if wrote:
-            await self.agent.ctx.flush()
+            self.seq += 1
 
     async def discard(self) -> None:
         """A failed or interrupted attempt: its partial text is superseded, not lost."""
+        self._emit_deltas()  # so that the attempt's deltas add up to its superseded text
         if self.text:
             step_id = str(self.step["id"])
             self.agent._emit(

@@ -91,7 +91,10 @@ class Rows:
         return [row for _, row in self._ordered(v.STEP) if row.get("run_id") == run_id]
 
     def calls(self, step_id: str) -> list[dict[str, Any]]:
-        return [row for _, row in self._ordered(v.TOOL_CALL) if row.get("step_id") == step_id]
+        return [row for row in self.all_calls() if row.get("step_id") == step_id]
+
+    def all_calls(self) -> list[dict[str, Any]]:
+        return [row for _, row in self._ordered(v.TOOL_CALL)]
 
     def answer(self, call_id: str) -> dict[str, Any] | None:
         """The outside answer to a waiting call (result or approval), if one arrived."""
@@ -103,6 +106,9 @@ class Rows:
         return row if isinstance(row, dict) else None
 
     def deltas(self, kind: str, step_id: str) -> str:
+        """The text a step's latest model attempt streamed (earlier attempts failed)."""
         parts = [row for _, row in self._ordered(kind) if row.get("step_id") == step_id]
+        latest = max((int(row.get("attempt", 1)) for row in parts), default=1)
+        parts = [row for row in parts if int(row.get("attempt", 1)) == latest]
         parts.sort(key=lambda row: int(row.get("seq", 0)))
         return "".join(str(row.get("delta", "")) for row in parts)

@@ -65,12 +65,16 @@ class Tool:
     kind: ToolKind = "call"
     timeout: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    _spec: ToolSpec | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def spec(self) -> ToolSpec:
-        schema = self.arguments.model_json_schema()
-        schema.pop("title", None)
-        return ToolSpec(self.name, self.description, schema)
+        # Generating a JSON schema costs far more than a step of the loop: do it once.
+        if self._spec is None:
+            schema = self.arguments.model_json_schema()
+            schema.pop("title", None)
+            self._spec = ToolSpec(self.name, self.description, schema)
+        return self._spec
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -52,6 +52,7 @@ class Flushes:
     seq: int
     own_end: int
     contiguous: bool = True
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(slots=True)
@@ -414,25 +415,48 @@ class PassRunner:
 
     async def _flush(self, ctx: Context) -> None:
         flushes = self._flushes.get(id(ctx))
-        output = ctx.output
-        if flushes is None or not (output.events or output.operations or output.labels):
+        if flushes is None:
             return
+        # One flush at a time (parallel tool calls each flush), and a flush whose caller is
+        # cancelled still finishes: its commit may land, and the producer sequence must
+        # count it, or the next append would be taken for a duplicate and dropped.
+        async with flushes.lock:
+            output = ctx.output
+            if not (output.events or output.operations or output.labels):
+                return
+            task = asyncio.ensure_future(self._flush_now(ctx, flushes))
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                await asyncio.wait({task})
+                raise
+
+    async def _flush_now(self, ctx: Context, flushes: Flushes) -> None:
+        output = ctx.output
+        # Take what is buffered now: what the handler adds meanwhile goes in the next flush.
+        events, extra, labels = list(output.events), list(output.operations), dict(output.labels)
+        output.events.clear()
+        output.operations.clear()
+        output.labels.clear()
         row = flushes.row
         operations: list[batch.Operation] = []
         size = 0
-        if output.events:
-            body = [orjson.dumps(event) for event in output.events]
+        if events:
+            body = [orjson.dumps(event) for event in events]
             size = sum(len(message) for message in body)
             producer = ProducerClaim(PRODUCER, row.generation, flushes.seq)
             request = AppendRequest(ctx.address.stream, JSON, body, producer=producer)
             operations.append(batch.Append(request))
-        operations.extend(output.operations)
-        if output.labels:
-            operations.append(batch.SetLabels(ctx.address.stream, dict(output.labels)))
-        results = await self.storage.commit(operations)
-        output.events.clear()
-        output.operations.clear()
-        output.labels.clear()
+        operations.extend(extra)
+        if labels:
+            operations.append(batch.SetLabels(ctx.address.stream, labels))
+        try:
+            results = await self.storage.commit(operations)
+        except Exception:
+            output.events[:0] = events
+            output.operations[:0] = extra
+            output.labels.update({**labels, **output.labels})
+            raise
         if size:
             flushes.seq += 1
             appended = results[0]
@@ -476,12 +500,17 @@ class PassRunner:
     ) -> None:
         """While the handler runs, act on interrupt and kill signals as they arrive."""
         hub = self.storage.hub
+        stream_id: int | None = None
         while not task.done():
+            # Watch before reading the tail, so a signal committed in between is not missed.
+            event = hub.watch(stream_id) if stream_id is not None else None
             try:
                 stream = await self.storage.head(address.stream)
             except StreamError:
                 return
-            event = hub.watch(stream.id)
+            if event is None or stream.id != stream_id:
+                stream_id = stream.id
+                continue
             async for message in read_messages(self.storage, address.stream, position, stream.tail):
                 position = message.end
                 value = message.value if isinstance(message.value, dict) else {}

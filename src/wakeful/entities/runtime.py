@@ -84,10 +84,16 @@ class Runtime:
     async def _follow(self, position: int) -> None:
         """Follow the wake stream from ``position``, queueing every announced entity."""
         hub = self.storage.hub
+        stream_id: int | None = None
         while True:
             try:
+                # Watch before reading the tail: a wake committed in between (here or, on a
+                # shared database, in another process) then still wakes this loop at once.
+                event = hub.watch(stream_id) if stream_id is not None else None
                 stream = await self.storage.head(WAKE_STREAM)
-                event = hub.watch(stream.id)
+                if event is None or stream.id != stream_id:
+                    stream_id = stream.id
+                    continue
                 result = await self.storage.read_from(stream, position)
                 for raw in result.messages:
                     with contextlib.suppress(ValueError):

@@ -38,11 +38,13 @@ from .agent_api import agent_router
 from .authorization import (
     BearerTokenMiddleware,
     ThreadAuthorizer,
+    ThreadStreamGuard,
     check_thread_access,
     entity_guard,
 )
 from .console import console_routes
 from .entities_api import entities_router
+from .limits import BodyLimitMiddleware
 from .threads_api import threads_router
 
 log = logging.getLogger("wakeful.server")
@@ -205,6 +207,10 @@ def create_app(
         app.include_router(threads_router(threads, authorize))
         app.state.threads = threads
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
+    # The last added runs first: the token, then the thread hook, then the body limit.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    if authorize is not None:
+        app.add_middleware(ThreadStreamGuard, authorize=authorize, thread_type=settings.thread_type)
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
     app.state.streams = ctx

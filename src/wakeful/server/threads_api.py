@@ -166,14 +166,15 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         try:
             view = await threads.get(thread_id)
         except UnknownEntity:
+            await allow(request, "create")  # creating it takes what POST /v1/threads takes
             view = await threads.create(thread_id=thread_id)
         start = (await threads.storage.head(view.stream)).tail
-        await threads.send(thread_id, text)
+        message_id = await threads.send(thread_id, text)
         encoder = EventEncoder(accept=request.headers.get("accept", "text/event-stream"))
 
         async def body() -> AsyncIterator[str]:
             async for event in agui_events(
-                threads.storage, view.stream, start, thread_id, run_input.run_id
+                threads.storage, view.stream, start, thread_id, run_input.run_id, message_id
             ):
                 yield encoder.encode(event)
 

@@ -22,12 +22,17 @@ async def follow(storage: Storage, path: str, start: int) -> AsyncIterator[Entry
     """Every message of ``path`` from ``start`` on, as it lands; ends when the stream is
     deleted, or closed and drained."""
     position = start
+    stream_id: int | None = None
     while True:
+        # Watch before reading the tail, so a message committed in between still wakes us.
+        event = storage.hub.watch(stream_id) if stream_id is not None else None
         try:
             stream = await storage.head(path)
         except StreamError:
             return
-        event = storage.hub.watch(stream.id)
+        if event is None or stream.id != stream_id:
+            stream_id = stream.id
+            continue
         result = await storage.read_from(stream, position)
         for data in result.messages:
             end = position + len(data)

@@ -50,11 +50,14 @@ def last_user_text(run_input: RunAgentInput) -> str | None:
 
 
 class Translator:
-    """Turns one thread's stream events into AG-UI events for one run."""
+    """Turns one thread's stream events into AG-UI events for one run: the first run that
+    starts after the translator does, or, given ``message_id``, the run that message
+    started (a run already queued for earlier messages may start first)."""
 
-    def __init__(self, thread_id: str, run_id: str) -> None:
+    def __init__(self, thread_id: str, run_id: str, message_id: str | None = None) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
+        self.message_id = message_id
         self.own_run: str | None = None
         self.open_texts: set[str] = set()
         self.started_calls: set[str] = set()
@@ -87,6 +90,8 @@ class Translator:
         status = value.get("status")
         if self.own_run is None:
             if change.operation != "insert":
+                return []
+            if self.message_id is not None and self.message_id not in (value.get("trigger") or ()):
                 return []
             self.own_run = str(change.key)
             return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
@@ -159,10 +164,16 @@ class Translator:
 
 
 async def agui_events(
-    storage: Storage, stream: str, start: int, thread_id: str, run_id: str
+    storage: Storage,
+    stream: str,
+    start: int,
+    thread_id: str,
+    run_id: str,
+    message_id: str | None = None,
 ) -> AsyncIterator[BaseEvent]:
-    """AG-UI events for the next run on ``stream`` after position ``start``."""
-    translator = Translator(thread_id, run_id)
+    """AG-UI events for the next run on ``stream`` after position ``start`` (the one
+    ``message_id`` started, if given)."""
+    translator = Translator(thread_id, run_id, message_id)
     async for entry in follow(storage, stream, start):
         try:
             event = parse(orjson.loads(entry.data))

@@ -10,6 +10,11 @@ There is no group commit here: concurrent transactions on a pool of connections 
 share WAL flushes inside PostgreSQL, and batching unrelated requests into one transaction
 would make each wait for the others' row locks.
 
+Subscriptions live in the same transactions (:mod:`.postgres_subscriptions`): an append
+wakes the subscriptions that follow its stream before it commits, and a batch acks a wake
+atomically with its writes. A transaction that writes several rows locks them up front in
+one order (:class:`LockPlan`).
+
 Live readers anywhere are woken through LISTEN/NOTIFY (:mod:`.postgres_notify`). The
 schema name comes from the ``schema`` argument or a ``?schema=`` URL parameter (default
 ``wakeful``).
@@ -51,9 +56,10 @@ from .common import (
     visible,
 )
 from .postgres_notify import ChangeRelay, channel_for
+from .postgres_reads import CountingHub, SharedReads
 from .postgres_schema import check_schema_name, migrate
 from .postgres_sql import Statements, record
-from .postgres_subscriptions import PostgresSubscriptionStore, refuse
+from .postgres_subscriptions import PostgresSubscriptionStore
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -72,12 +78,19 @@ class _Retry(Exception):
     """Raised inside a transaction to roll it back and run it again."""
 
 
+SCHEDULE_SIGNAL = "schedule"
+
+
 @dataclass(slots=True)
 class Effects:
     """What a transaction changed, acted on after it commits."""
 
     changed: set[int] = field(default_factory=set)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Wake events per wake stream, appended just before the transaction commits.
+    wake_events: dict[str, list[bytes]] = field(default_factory=dict)
+    # Names relayed to the other processes after commit (see ChangeRelay.on_signal).
+    signals: set[str] = field(default_factory=set)
 
 
 Operation: TypeAlias = "Callable[[Connection, Effects], Awaitable[T]]"
@@ -101,6 +114,54 @@ def split_url(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
+@dataclass(slots=True)
+class LockPlan:
+    """What a transaction of several writes will lock, to lock it up front in one order.
+
+    Every writer locks stream rows before subscription rows, and the wake stream last;
+    within each kind, a transaction that writes several takes them sorted (by path, by
+    id), so two transactions that share rows queue behind each other instead of
+    deadlocking (which PostgreSQL only notices after ``deadlock_timeout``, a second by
+    default)."""
+
+    streams: set[str] = field(default_factory=set)  # locked
+    written: set[str] = field(default_factory=set)  # their followers' subscriptions locked
+    subscriptions: set[str] = field(default_factory=set)  # locked
+
+    @property
+    def worth_it(self) -> bool:
+        return len(self.streams) > 1 or len(self.written) + len(self.subscriptions) > 1
+
+    @classmethod
+    def of(cls, operations: Sequence[batch.Operation]) -> LockPlan:
+        plan = cls()
+        for operation in operations:
+            match operation:
+                case batch.CreateStream(request=request):
+                    plan.streams.add(request.path)
+                    plan.written.add(request.path)
+                    if request.fork is not None:
+                        plan.streams.add(request.fork.source_path)
+                case batch.Append(request=request):
+                    plan.streams.add(request.path)
+                    plan.written.add(request.path)
+                case batch.DeleteStream(path=path):
+                    plan.streams.add(path)
+                case batch.LinkStreams(subscription_id=sid, paths=linked):
+                    plan.streams.update(linked)
+                    plan.subscriptions.add(sid)
+                case batch.PutSubscription(subscription_id=sid, spec=spec):
+                    plan.streams.update(spec.streams)
+                    plan.subscriptions.add(sid)
+                case (
+                    batch.UnlinkStream(subscription_id=sid)
+                    | batch.DeleteSubscription(subscription_id=sid)
+                    | batch.AckWake(subscription_id=sid)
+                ):
+                    plan.subscriptions.add(sid)
+        return plan
+
+
 class PostgresStorage(Storage):
     """Streams in a PostgreSQL schema, shared by every process pointed at it."""
 
@@ -121,8 +182,18 @@ class PostgresStorage(Storage):
         self.channel = channel_for(self.schema)
         self.sql = Statements(self.schema)
         self._pool: asyncpg.Pool | None = None
+        self.hub: CountingHub = CountingHub()
+        self.shared_reads = SharedReads(self.hub)
         self.relay = ChangeRelay(self.dsn, self.channel, self.origin, self.hub)
-        self.subscriptions = PostgresSubscriptionStore(self)
+        self.relay.on_signal = self._signalled
+        self.subscriptions: PostgresSubscriptionStore = PostgresSubscriptionStore(self)
+
+    def _signalled(self, name: str) -> None:
+        """Another process committed something this one's background loops act on."""
+        if name == SCHEDULE_SIGNAL:
+            self.on_schedule()
+        else:
+            self.subscriptions.on_wake()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -163,13 +234,17 @@ class PostgresStorage(Storage):
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
                     result = await operation(connection, effects)
+                    for path in sorted(effects.wake_events):
+                        await self._append_internal(
+                            connection, effects, path, effects.wake_events[path]
+                        )
             except (_Retry, asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 if attempt == MAX_ATTEMPTS:
                     raise
                 await asyncio.sleep(0.001 * attempt)
                 continue
             self.hub.publish(effects.changed)
-            self.relay.announce(effects.changed)
+            self.relay.announce(effects.changed, effects.signals)
             for callback in effects.after_commit:
                 callback()
             return result
@@ -297,6 +372,7 @@ class PostgresStorage(Storage):
         if row is None:  # another process created this path since we looked
             raise _Retry
         stream = record(row)
+        linked, patterns = list(row["linked"]), row["patterns"]
         if messages:
             starts = []
             tail = position
@@ -308,6 +384,16 @@ class PostgresStorage(Storage):
             assert row is not None
             stream = record(row)
         effects.changed.add(stream.id)
+        if linked or patterns is not None:
+            await self.subscriptions.after_append(
+                connection,
+                effects,
+                request.path,
+                position,
+                stream.tail,
+                linked=linked,
+                patterns=patterns,
+            )
         return CreateResult(stream, created=True)
 
     async def _append(
@@ -320,11 +406,18 @@ class PostgresStorage(Storage):
         )
         stream = visible(record(row) if row is not None else None, request.path, now)
         assert row is not None
-        state = (
-            ProducerState(row["producer_epoch"], row["producer_seq"])
-            if claim is not None and row["producer_epoch"] is not None
-            else None
-        )
+        state: ProducerState | None = None
+        if claim is not None:
+            epoch, last_seq = row["producer_epoch"], row["producer_seq"]
+            if row["locked_version"] != row["seen_version"]:
+                # Changed by a transaction that committed while this one waited for the
+                # lock: the joined producer state predates it (see Statements.for_append).
+                fresh = await connection.fetchrow(
+                    self.sql.producer_state, stream.id, claim.producer_id
+                )
+                epoch, last_seq = (fresh[0], fresh[1]) if fresh is not None else (None, None)
+            if epoch is not None:
+                state = ProducerState(epoch, last_seq)
         verdict = rules.decide_append(stream, state, request)
         outcome = verdict.outcome
         if outcome in (rules.Outcome.DUPLICATE, rules.Outcome.ALREADY_CLOSED):
@@ -341,7 +434,7 @@ class PostgresStorage(Storage):
         closing = request.close
         closer = claim if closing else None
         producer = verdict.producer if claim is not None else None
-        await connection.execute(
+        watched = await connection.fetchrow(
             self.sql.append,
             stream.id,
             starts,
@@ -357,8 +450,38 @@ class PostgresStorage(Storage):
             closer.epoch if closer else None,
             closer.seq if closer else None,
         )
+        assert watched is not None
         effects.changed.add(stream.id)
+        linked, patterns = list(watched["linked"]), watched["patterns"]
+        if tail > stream.tail and (linked or patterns is not None):
+            await self.subscriptions.after_append(
+                connection,
+                effects,
+                request.path,
+                stream.tail,
+                tail,
+                linked=linked,
+                patterns=patterns,
+            )
         return AppendResult(tail, closing, producer=verdict.producer)
+
+    async def _append_internal(
+        self, connection: Connection, effects: Effects, path: str, messages: list[bytes]
+    ) -> None:
+        """Append without subscription hooks (wake events); skips a stream that is missing,
+        deleted, expired or closed."""
+        stream = await self._by_path(connection, path, lock=True)
+        if stream is None or stream.deleted or stream.closed or stream.expired(time.time()):
+            return
+        tail = stream.tail
+        starts = []
+        for message in messages:
+            starts.append(tail)
+            tail += len(message)
+        await connection.execute(
+            self.subscriptions.sql.append_internal, stream.id, starts, messages, tail
+        )
+        effects.changed.add(stream.id)
 
     async def _delete(self, connection: Connection, effects: Effects, path: str) -> None:
         stream = visible(await self._by_path(connection, path, lock=True), path, time.time())
@@ -374,6 +497,7 @@ class PostgresStorage(Storage):
     async def _apply(
         self, connection: Connection, effects: Effects, operation: batch.Operation
     ) -> object:
+        subscriptions = self.subscriptions
         match operation:
             case batch.CreateStream(request=request, labels=labels, exclusive=exclusive):
                 created = await self._create(connection, effects, request)
@@ -399,20 +523,37 @@ class PostgresStorage(Storage):
                 return None
             case batch.ScheduleAppend(key=key, path=path, message=message, due_at=due_at):
                 await connection.execute(self.sql.schedule, key, path, message, due_at)
-                effects.after_commit.append(self.on_schedule)
+                effects.after_commit.append(lambda: self.on_schedule())
+                effects.signals.add(SCHEDULE_SIGNAL)
                 return None
             case batch.CancelSchedule(key=key):
                 await connection.execute(self.sql.cancel_schedule, key)
                 return None
-            case (
-                batch.PutSubscription()
-                | batch.LinkStreams()
-                | batch.UnlinkStream()
-                | batch.DeleteSubscription()
-                | batch.AckWake()
-            ):
-                refuse()
+            case batch.PutSubscription(subscription_id=sid, spec=spec, base_url=base_url):
+                return await subscriptions.put_now(connection, sid, spec, base_url)
+            case batch.LinkStreams(subscription_id=sid, paths=paths):
+                await subscriptions.add_streams_now(connection, effects, sid, list(paths))
+                return None
+            case batch.UnlinkStream(subscription_id=sid, path=path):
+                await subscriptions.remove_stream_now(connection, sid, path)
+                return None
+            case batch.DeleteSubscription(subscription_id=sid):
+                await subscriptions.delete_now(connection, sid)
+                return None
+            case batch.AckWake(subscription_id=sid, claims=claims, request=request):
+                return await subscriptions.ack_now(connection, effects, sid, claims, request)
         raise TypeError(f"unknown operation {operation!r}")
+
+    async def _lock(self, connection: Connection, plan: LockPlan) -> None:
+        """Take the locks of a multi-write transaction up front, in the one global order."""
+        if not plan.worth_it:
+            return
+        if plan.streams:
+            await connection.execute(self.sql.lock_paths, sorted(plan.streams))
+        if plan.written or plan.subscriptions:
+            await connection.execute(
+                self.subscriptions.sql.lock_many, sorted(plan.subscriptions), sorted(plan.written)
+            )
 
     async def _fire_due(
         self, connection: Connection, effects: Effects, now: float, limit: int
@@ -420,6 +561,8 @@ class PostgresStorage(Storage):
         due = sorted(
             await connection.fetch(self.sql.take_due, now, limit), key=lambda row: row["due_at"]
         )
+        paths = {row["path"] for row in due}
+        await self._lock(connection, LockPlan(streams=paths, written=paths))
         for row in due:
             stream = await self._by_path(connection, row["path"])
             if stream is None or stream.deleted or stream.closed or stream.expired(now):
@@ -449,9 +592,22 @@ class PostgresStorage(Storage):
 
     async def commit(self, operations: Sequence[batch.Operation]) -> list[object]:
         ops = list(operations)
+        plan = LockPlan.of(ops)
 
         async def run(connection: Connection, effects: Effects) -> list[object]:
-            return [await self._apply(connection, effects, op) for op in ops]
+            await self._lock(connection, plan)
+            results: list[object] = []
+            appended: dict[str, tuple[int, int]] = {}
+            for operation in ops:
+                if isinstance(operation, batch.AckWake):
+                    operation = batch.extend_acks(operation, appended)
+                result = await self._apply(connection, effects, operation)
+                if isinstance(operation, batch.Append) and isinstance(result, AppendResult):
+                    size = sum(len(message) for message in operation.request.messages)
+                    if not result.duplicate:
+                        appended[operation.request.path] = (result.tail - size, result.tail)
+                results.append(result)
+            return results
 
         return await self.transact(run)
 
@@ -522,12 +678,20 @@ class PostgresStorage(Storage):
     async def read_from(
         self, stream: StreamRecord, position: int, max_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> ReadResult:
-        async with self.pool.acquire() as connection:
-            return await self._read_chain(connection, stream, position, max_bytes)
+        async def read() -> ReadResult:
+            async with self.pool.acquire() as connection:
+                return await self._read_chain(connection, stream, position, max_bytes)
+
+        # Live readers of one stream wake together and read the same: one query for all.
+        key = ("read", stream.id, stream.tail, stream.closed, position, max_bytes)
+        return await self.shared_reads.run(key, read)
 
     async def lookup_live(self, stream_id: int) -> StreamRecord | None:
-        async with self.pool.acquire() as connection:
-            stream = await self._by_id(connection, stream_id)
+        async def lookup() -> StreamRecord | None:
+            async with self.pool.acquire() as connection:
+                return await self._by_id(connection, stream_id)
+
+        stream = await self.shared_reads.run(("lookup", stream_id), lookup)
         if stream is None or stream.deleted or stream.expired(time.time()):
             return None
         return stream

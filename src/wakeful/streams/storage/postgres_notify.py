@@ -15,6 +15,11 @@ is that a process killed between a commit and its announcement leaves other proc
 readers unwoken for that change: they still see it at their next look (an SSE reader
 every keepalive, a long-poll at its timeout), and no data is lost.
 
+The same payloads carry *signals*: names (not numbers) such as ``wake`` (a webhook
+delivery fell due) or ``schedule`` (a timer was set), which another process's background
+loops act on through :attr:`ChangeRelay.on_signal`, so a poke reaches every process
+without any of them polling.
+
 Notifications sent while the listening connection is down are lost too, so after every
 reconnect the relay wakes all waiting readers, which then re-read the streams they
 follow. A light ``SELECT 1`` when the connection has been idle for a few seconds finds
@@ -27,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -45,12 +50,12 @@ def channel_for(schema: str) -> str:
     return f"{schema}_changes"
 
 
-def payloads(origin: str, stream_ids: Iterable[int]) -> list[str]:
-    """The notification payloads that announce ``stream_ids``, each under the size limit."""
+def payloads(origin: str, stream_ids: Iterable[int], signals: Iterable[str] = ()) -> list[str]:
+    """The notification payloads that announce ``stream_ids`` and ``signals``, each under
+    the size limit."""
     result: list[str] = []
     current = ""
-    for stream_id in sorted(stream_ids):
-        item = str(stream_id)
+    for item in [*map(str, sorted(stream_ids)), *sorted(signals)]:
         if current and len(origin) + 1 + len(current) + 1 + len(item) > MAX_PAYLOAD:
             result.append(f"{origin} {current}")
             current = ""
@@ -60,9 +65,24 @@ def payloads(origin: str, stream_ids: Iterable[int]) -> list[str]:
     return result
 
 
+def decode(payload: str) -> tuple[str, list[int], list[str]]:
+    """The origin, stream ids and signals of a payload."""
+    origin, _, items = payload.partition(" ")
+    ids: list[int] = []
+    signals: list[str] = []
+    for item in items.split(","):
+        if item.isdigit():
+            ids.append(int(item))
+        elif item.isidentifier():
+            signals.append(item)
+        elif item:
+            raise ValueError(f"malformed item {item!r}")
+    return origin, ids, signals
+
+
 def parse(payload: str) -> tuple[str, list[int]]:
-    origin, _, ids = payload.partition(" ")
-    return origin, [int(item) for item in ids.split(",") if item]
+    origin, ids, _ = decode(payload)
+    return origin, ids
 
 
 class ChangeRelay:
@@ -88,18 +108,23 @@ class ChangeRelay:
         self.connect_options = connect_options or {}
         self.connections = 0  # how many times a listening connection was established
         self.server_pid: int | None = None  # of the current connection
+        # Called with each signal another process sent (on the event loop).
+        self.on_signal: Callable[[str], None] = lambda name: None
         self._pending: set[int] = set()
+        self._signals: set[str] = set()
         self._attention = asyncio.Event()
         self._lost = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
 
-    def announce(self, stream_ids: Iterable[int]) -> None:
-        """Tell the other processes (soon, not in this call) that these streams changed."""
-        before = len(self._pending)
+    def announce(self, stream_ids: Iterable[int], signals: Iterable[str] = ()) -> None:
+        """Tell the other processes (soon, not in this call) that these streams changed,
+        and send them ``signals``."""
+        before = len(self._pending) + len(self._signals)
         self._pending.update(stream_ids)
-        if len(self._pending) != before:
+        self._signals.update(signals)
+        if len(self._pending) + len(self._signals) != before:
             self._attention.set()
 
     async def start(self) -> None:
@@ -125,12 +150,18 @@ class ChangeRelay:
 
     def _deliver(self, connection: object, pid: int, channel: str, payload: object) -> None:
         try:
-            origin, stream_ids = parse(str(payload))
+            origin, stream_ids, signals = decode(str(payload))
         except ValueError:
             log.warning("ignoring malformed change notification %r", payload)
             return
-        if origin != self.origin:
-            self.hub.publish(stream_ids)
+        if origin == self.origin:
+            return
+        self.hub.publish(stream_ids)
+        for name in signals:
+            try:
+                self.on_signal(name)
+            except Exception:
+                log.exception("handling the %r signal failed", name)
 
     def _on_lost(self, connection: object) -> None:
         self._lost = True
@@ -150,7 +181,8 @@ class ChangeRelay:
                 if self._stopping:
                     return
                 log.warning("change relay lost its connection (%s); reconnecting", exc)
-            await asyncio.sleep(self.retry_seconds)
+            if not self._stopping:
+                await asyncio.sleep(self.retry_seconds)
 
     async def _serve_once(self) -> None:
         assert self._ready is not None
@@ -175,23 +207,27 @@ class ChangeRelay:
                 self._attention.clear()
                 if self._lost:
                     raise ConnectionError("the relay's connection was closed")
-                if self._pending:
+                if self._pending or self._signals:
                     await self._send(connection)
                 elif self._stopping:
                     return
                 else:
                     async with asyncio.timeout(self.ping_seconds):
                         await connection.execute("SELECT 1")
-                if self._stopping and not self._pending:
+                if self._stopping and not (self._pending or self._signals):
                     return
         finally:
             connection.terminate()
 
     async def _send(self, connection: asyncpg.Connection[Any]) -> None:
         stream_ids, self._pending = self._pending, set()
+        signals, self._signals = self._signals, set()
         try:
             async with asyncio.timeout(self.ping_seconds):
-                await connection.execute(NOTIFY, self.channel, payloads(self.origin, stream_ids))
+                await connection.execute(
+                    NOTIFY, self.channel, payloads(self.origin, stream_ids, signals)
+                )
         except BaseException:
             self._pending |= stream_ids  # announce them on the next connection
+            self._signals |= signals
             raise

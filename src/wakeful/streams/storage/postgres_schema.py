@@ -86,6 +86,49 @@ MIGRATIONS: list[str] = [
     CREATE INDEX schedules_by_due ON {schema}.schedules (due_at);
     CREATE INDEX streams_live_path ON {schema}.streams (path) WHERE NOT deleted;
     """,
+    # 3: subscriptions (webhook and pull-wake) with their wake / lease state, and the
+    # streams they follow. Partial indexes keep the questions asked on every dispatcher
+    # tick ("what is due?") small however many idle subscriptions there are. One row
+    # counts the pattern subscriptions and versions their set, so that every append can
+    # ask, for free, whether the set a process has cached is still current.
+    """
+    CREATE TABLE {schema}.subscriptions (
+        id TEXT PRIMARY KEY,
+        config BYTEA NOT NULL,
+        config_hash TEXT NOT NULL,
+        pattern TEXT,
+        base_url TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        generation BIGINT NOT NULL DEFAULT 0,
+        wake_id TEXT,
+        holder TEXT,
+        lease_expires_at DOUBLE PRECISION,
+        next_attempt_at DOUBLE PRECISION,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX subscriptions_with_pattern ON {schema}.subscriptions (id)
+        WHERE pattern IS NOT NULL;
+    CREATE INDEX subscriptions_awake ON {schema}.subscriptions (next_attempt_at)
+        WHERE wake_id IS NOT NULL;
+    CREATE INDEX subscriptions_leased ON {schema}.subscriptions (lease_expires_at)
+        WHERE lease_expires_at IS NOT NULL;
+    CREATE TABLE {schema}.subscription_links (
+        subscription_id TEXT NOT NULL,
+        path TEXT COLLATE "C" NOT NULL,
+        explicit BOOLEAN NOT NULL DEFAULT false,
+        glob BOOLEAN NOT NULL DEFAULT false,
+        acked BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (subscription_id, path)
+    );
+    CREATE INDEX subscription_links_by_path ON {schema}.subscription_links
+        (path, subscription_id);
+    CREATE TABLE {schema}.subscription_patterns (
+        version BIGINT NOT NULL,
+        count BIGINT NOT NULL
+    );
+    INSERT INTO {schema}.subscription_patterns (version, count) VALUES (0, 0);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

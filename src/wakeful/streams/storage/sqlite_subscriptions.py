@@ -218,7 +218,10 @@ class SqliteSubscriptionStore(SubscriptionStore):
                 for path, (explicit, glob) in links.items()
             ],
         )
-        self._patterns = None
+        if spec.pattern is not None:
+            # Only pattern subscriptions change what appends match; dropping the cache for
+            # every subscription would rescan them all at the next append (each spawn).
+            self._patterns = None
         return _require(connection, subscription_id), True
 
     async def put(
@@ -232,12 +235,13 @@ class SqliteSubscriptionStore(SubscriptionStore):
         return _require(self._storage.reader, subscription_id)
 
     def delete_now(self, connection: sqlite3.Connection, subscription_id: str) -> None:
-        _require(connection, subscription_id)
+        row = _require(connection, subscription_id)
         connection.execute(
             "DELETE FROM subscription_links WHERE subscription_id = ?", (subscription_id,)
         )
         connection.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
-        self._patterns = None
+        if row.spec.pattern is not None:
+            self._patterns = None
 
     async def delete(self, subscription_id: str) -> None:
         await self._storage.write(lambda c, e: self.delete_now(c, subscription_id))
