@@ -47,7 +47,7 @@ from typing import Annotated, Any, TypedDict
 from rich.console import Console
 from rich.table import Table
 
-from wakeful.agent.loop import Agent, use_agent
+from wakeful.agent.loop import Agent
 from wakeful.agent.models import Message, ModelRequest, TestModel, ToolCall, ToolCallReady
 from wakeful.agent.models.test import call
 from wakeful.agent.tools import Tool, tool
@@ -160,7 +160,11 @@ async def measure_wakeful(directory: Path, steps: int, runs: int, result: Measur
     try:
         for index in range(runs + 1):  # the first one warms up
             url = (await service.spawn("bench", f"run{index}", message="Go.")).url
+            deadline = time.monotonic() + 120
             while url not in timings:
+                if time.monotonic() > deadline:
+                    info = await service.get(url)
+                    raise RuntimeError(f"{url} did not finish its run (status {info.status})")
                 await asyncio.sleep(0.001)
             stream = Address.parse(url).stream
             head = await storage.head(stream)
@@ -341,7 +345,11 @@ def machine() -> dict[str, str]:
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             model = next(
-                (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
                 model,
             )
         with open("/proc/meminfo") as meminfo:

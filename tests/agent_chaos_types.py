@@ -106,9 +106,7 @@ class StepModel(Model):
         messages = request.messages
         users = [index for index, message in enumerate(messages) if message.role == "user"]
         run = len(users)
-        step = sum(
-            1 for message in messages[users[-1] + 1 :] if message.role == "assistant"
-        )
+        step = sum(1 for message in messages[users[-1] + 1 :] if message.role == "assistant")
         words = [f"Run {run}, ", f"step {step}: ", "calling ", "the ", "tools."]
         if step >= STEPS:
             words = [f"Run {run} ", "is ", "done."]

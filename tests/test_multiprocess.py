@@ -271,9 +271,7 @@ async def test_a_pull_wake_claim_is_decided_by_the_database_not_by_one_server(
         fresh = fresh_claim.json()
         assert fresh["generation"] > stale["generation"]
         for server in servers:
-            fenced = await _ack(
-                client, server, stale, offset=again.headers[NEXT_OFFSET], done=True
-            )
+            fenced = await _ack(client, server, stale, offset=again.headers[NEXT_OFFSET], done=True)
             assert fenced.status_code == 409, fenced.text
             assert fenced.json()["error"]["code"] == "FENCED"
         finished = await _ack(client, first, fresh, offset=again.headers[NEXT_OFFSET], done=True)

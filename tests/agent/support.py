@@ -11,6 +11,7 @@ reads what a request sent back in one shape for both wire formats.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -379,7 +380,5 @@ class LiveReader:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
                 await self._task
-            except (asyncio.CancelledError, httpx.HTTPError):
-                pass

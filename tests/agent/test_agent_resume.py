@@ -61,9 +61,7 @@ async def test_a_resumed_run_continues_where_it_stopped(
 ) -> None:
     tools = Tools(attempts)
     provider.script(
-        Reply(
-            tool_calls=[FakeToolCall("quick", {}, id="c1"), FakeToolCall("slow", {}, id="c2")]
-        ),
+        Reply(tool_calls=[FakeToolCall("quick", {}, id="c1"), FakeToolCall("slow", {}, id="c2")]),
         Reply(text="All done."),
     )
     registry = Registry()
@@ -118,9 +116,7 @@ async def test_a_resumed_run_continues_where_it_stopped(
     assert [wake["generation"] for wake in wakes] == [2]
 
 
-async def test_partial_text_of_a_stopped_step_is_superseded(
-    provider: Provider, agent_app
-) -> None:
+async def test_partial_text_of_a_stopped_step_is_superseded(provider: Provider, agent_app) -> None:
     partial = ["The ", "answer ", "begins "]
     provider.script(Reply(text=partial, stall=True))
     registry = Registry()

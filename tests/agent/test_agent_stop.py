@@ -117,9 +117,7 @@ async def test_stop_signal_aborts_the_run_and_stops_the_entity(
     await eventually(stopped, within=2.0, what="the entity to stop")
 
 
-async def test_max_steps_ends_a_run_that_keeps_calling_tools(
-    provider: Provider, agent_app
-) -> None:
+async def test_max_steps_ends_a_run_that_keeps_calling_tools(provider: Provider, agent_app) -> None:
     provider.script(*endless_tool_calls(5))
     registry = Registry()
     agent_type(registry, "bot", provider.model(), tools=[lookup], max_steps=3)

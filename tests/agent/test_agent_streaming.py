@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from fakes import Reply
@@ -78,7 +79,7 @@ async def test_steady_stream_reaches_a_live_reader_steadily(provider: Provider, 
     arrivals = [at for at, event in reader.seen if event.get("type") == "text_delta"]
     # About 0.8 s of streaming: many appends, none further apart than the lag allows.
     assert len(arrivals) >= 5, len(arrivals)
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert max(gaps) <= LIVE_LAG_SECONDS + SLACK_SECONDS, gaps
 
 

@@ -143,9 +143,7 @@ async def test_denial_never_runs_the_tool_and_tells_the_model(
     assert "denied" in result[2] and "far too risky" in result[2]
 
 
-async def test_racing_answers_first_wins_the_other_gets_409(
-    provider: Provider, agent_app
-) -> None:
+async def test_racing_answers_first_wins_the_other_gets_409(provider: Provider, agent_app) -> None:
     app, url = await start(
         provider,
         agent_app,

@@ -35,7 +35,8 @@ from .addressing import SHARED_PREFIX, Address
 from .context import JSON, Context, next_cron
 from .definition import EntityType, Registry
 from .errors import InvalidMessage
-from .loading import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_LABEL, StateCache, read_messages
+from . import loading
+from .loading import SNAPSHOT_LABEL, StateCache, read_messages
 from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
 
 log = logging.getLogger("wakeful.entities")
@@ -135,7 +136,7 @@ class PassRunner:
         status = status_of(loaded.store)
         new_status = fold_status(status, inputs.control)
         snapshot = None
-        if loaded.store.events - loaded.snapshot_events >= SNAPSHOT_EVERY_EVENTS:
+        if loaded.store.events - loaded.snapshot_events >= loading.SNAPSHOT_EVERY_EVENTS:
             snapshot = loaded.store.snapshot()
         outcome = Outcome(status=status, new_status=new_status)
         if new_status == v.IDLE and not inputs.wake.is_empty():

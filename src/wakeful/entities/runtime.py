@@ -101,8 +101,11 @@ class Runtime:
                         if isinstance(wake, dict) and isinstance(wake.get("subscription_id"), str):
                             self._enqueue(wake["subscription_id"])
                 position = result.next_position
-                if not result.messages:
-                    await hub.wait(event, 5.0)
+                if not result.messages and not await hub.wait(event, 5.0):
+                    # Quiet: pick up wakes no announcement reached us for (more than one
+                    # start-up scan returns, or announced while this process was down).
+                    for subscription_id in await self.storage.subscriptions.outstanding_wakes():
+                        self._enqueue(subscription_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
