@@ -29,13 +29,12 @@ from ..streams.model import AppendRequest, AppendResult, CreateRequest, Producer
 from ..streams.storage import Storage
 from ..streams.subscriptions.model import Ack, Link, SubscriptionRow, WakeRequest
 from ..streams.subscriptions.tokens import TokenClaims
-from . import events
+from . import events, loading
 from . import vocabulary as v
 from .addressing import SHARED_PREFIX, Address
 from .context import JSON, Context, next_cron
 from .definition import EntityType, Registry
 from .errors import InvalidMessage
-from . import loading
 from .loading import SNAPSHOT_LABEL, StateCache, read_messages
 from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
 
