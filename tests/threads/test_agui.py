@@ -295,14 +295,6 @@ async def test_a_run_waiting_for_a_tool_result_finishes_the_stream(serve: ServeF
     assert (await thread(served.client, "waits"))["status"] == "awaiting_tool_results"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A user message sent while the thread's run awaits a tool result is folded into "
-        "that run, so no new run starts and the AG-UI stream, which waits for the next "
-        "run, never ends (see the threads API test of the same case)."
-    ),
-)
 async def test_a_message_while_a_run_waits_for_a_tool_result(serve: ServeFactory) -> None:
     model = TestModel([call("lookup", {"query": "q"}), answer("Looked up."), answer("Hi.")])
     served = await serve(registry_for(model))

@@ -8,8 +8,6 @@ import asyncio
 import itertools
 from typing import Any
 
-import pytest
-
 from wakeful.agent.models import Response, TestModel
 from wakeful.agent.models.test import answer, call, fail
 from wakeful.agent.tools import tool
@@ -202,17 +200,6 @@ async def test_messages_include_the_text_still_streaming(serve: ServeFactory) ->
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A message sent while the run awaits a tool result is folded into that run (the "
-        "loop continues the awaiting run and starts none for the message), but "
-        "thread_status counts it as still pending: the thread shows 'streaming' while it "
-        "waits, and after the run completes it stays 'streaming' with nothing running "
-        "(stop does nothing, resume refuses) until another message starts a run. Needs "
-        "the agent loop to record which messages a continued run took in."
-    ),
-)
 async def test_a_message_sent_while_waiting_for_a_tool_result(serve: ServeFactory) -> None:
     model = TestModel(
         [call("lookup", {"query": "q"}), answer("Tool answer."), answer("Queued answer.")]

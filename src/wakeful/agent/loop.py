@@ -134,8 +134,14 @@ class Agent:
             if prompt is None and not force and not self._has_new_messages():
                 return RunResult(None, "idle")
             run = self._start_run()
-        elif run.get("status") == r.AWAITING:
-            run = self._update_run(run, status=r.RUNNING)
+        else:
+            # Messages that arrive while a run waits join it (the model sees them with the
+            # tool results); recording them keeps "which run answered what" exact.
+            joined = [m.id for m in wake.messages] if wake is not None else []
+            known = list(run.get("trigger") or [])
+            fresh = [message_id for message_id in joined if message_id not in known]
+            if run.get("status") == r.AWAITING or fresh:
+                run = self._update_run(run, status=r.RUNNING, trigger=known + fresh)
         try:
             return await self._loop(run)
         except Interrupted:

@@ -89,8 +89,9 @@ class Translator:
     def _run(self, change: Change, value: dict[str, Any]) -> list[BaseEvent]:
         status = value.get("status")
         if self.own_run is None:
-            if change.operation != "insert":
+            if self.message_id is None and change.operation != "insert":
                 return []
+            # A message can also join a run already going (one waiting for a tool result).
             if self.message_id is not None and self.message_id not in (value.get("trigger") or ()):
                 return []
             self.own_run = str(change.key)

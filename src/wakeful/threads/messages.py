@@ -37,10 +37,8 @@ def thread_status(store: StateStore, entity_status: str) -> str:
     if entity_status in ("stopped", "killed"):
         return STOPPED
     runs = r.Rows(store).runs()
-    inbox = store.collection(v.INBOX)
-    newest_message = max(inbox.order().values(), default=-1)
-    newest_run = store.collection(v.RUN).first_seen(str(runs[-1]["id"])) if runs else -1
-    if newest_message > newest_run:
+    answered = {str(key) for run in runs for key in run.get("trigger") or ()}
+    if any(key not in answered for key in store.collection(v.INBOX).order()):
         return STREAMING  # a message waits for (or is starting) its run
     if not runs:
         return COMPLETED
