@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 $(NODE_STAMP): conformance/package.json conformance/package-lock.json
-	cd conformance && npm ci --no-audit --no-fund --loglevel=error
+	cd conformance && npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
 run: $(STAMP)
