@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import wakeful.entities.loading as loading
-import wakeful.entities.passes as passes
 from wakeful.entities.addressing import Address
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
@@ -434,10 +433,8 @@ async def full_replay(
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntityRig]:
     with pytest.MonkeyPatch.context() as patch:
-        # A snapshot every few events, so every example loads from one. The pass runner
-        # imported the constant by name, so it is lowered where it is read as well.
+        # A snapshot every few events, so every example loads from one.
         patch.setattr(loading, "SNAPSHOT_EVERY_EVENTS", 7)
-        patch.setattr(passes, "SNAPSHOT_EVERY_EVENTS", 7)
         instance = EntityRig(tmp_path_factory.mktemp("entities"))
         yield instance
         instance.close()
@@ -473,7 +470,7 @@ def test_entity_state_from_snapshot_and_tail_equals_full_replay(
     full = rig.run(full_replay(storage, address))
     tail = rig.run(storage.head(address.stream)).tail
     labels = rig.run(storage.labels(address.stream))
-    if full.events > 2 * passes.SNAPSHOT_EVERY_EVENTS:
+    if full.events > 2 * loading.SNAPSHOT_EVERY_EVENTS:
         assert loading.SNAPSHOT_LABEL in labels, "passes wrote no snapshot"
 
     # A cold load (what waking an idle entity does): the latest snapshot plus the tail.
