@@ -45,48 +45,66 @@ def result_text(call: dict[str, Any], budget_tokens: int | None) -> tuple[str, b
     return text, False
 
 
-def build_messages(store: StateStore, *, tool_result_budget: int | None = 2000) -> list[Message]:
+def build_messages(
+    store: StateStore,
+    *,
+    tool_result_budget: int | None = 2000,
+    cache: dict[str, list[Message]] | None = None,
+) -> list[Message]:
+    """The conversation so far. ``cache`` (kept by the caller between steps) holds the
+    turns of steps that can no longer change, so that each step does not rebuild them."""
     rows = Rows(store)
     items: list[tuple[int, Message]] = []
     inbox = store.collection(v.INBOX)
     for key, row in inbox.items():
         if isinstance(row, dict):
             items.append((inbox.first_seen(key), Message("user", inbox_text(row.get("payload")))))
-    # Each step's calls in the order they appeared, gathered in one pass.
-    calls_of: dict[str, list[dict[str, Any]]] = {}
-    for call in rows.all_calls():
-        calls_of.setdefault(str(call.get("step_id")), []).append(call)
     steps = store.collection(v.STEP)
     for key, step in steps.items():
         if not isinstance(step, dict) or step.get("status") != COMPLETED:
             continue
+        turns = cache.get(key) if cache is not None else None
+        if turns is None:
+            turns, final = _step_turns(rows, key, tool_result_budget)
+            if final and cache is not None:
+                cache[key] = turns
         order = steps.first_seen(key)
-        text_row = rows.text(key)
-        text = (
-            str(text_row.get("text", ""))
-            if text_row and text_row.get("status") != SUPERSEDED
-            else ""
-        )
-        calls = calls_of.get(key, [])
-        tool_calls = tuple(
-            ToolCall(str(call["id"]), str(call.get("name", "")), dict(call.get("args") or {}))
-            for call in calls
-        )
-        if not text and not tool_calls:
+        # Tool turns stay right after their assistant turn, in call order (a stable sort).
+        items.extend((order, message) for message in turns)
+    items.sort(key=lambda item: item[0])
+    return [message for _, message in items]
+
+
+def _step_turns(
+    rows: Rows, step_id: str, tool_result_budget: int | None
+) -> tuple[list[Message], bool]:
+    """A completed step's assistant turn and tool turns, and whether they are final (every
+    call has its result: nothing about the step can change any more)."""
+    text_row = rows.text(step_id)
+    text = (
+        str(text_row.get("text", "")) if text_row and text_row.get("status") != SUPERSEDED else ""
+    )
+    calls = rows.calls(step_id)
+    tool_calls = tuple(
+        ToolCall(str(call["id"]), str(call.get("name", "")), dict(call.get("args") or {}))
+        for call in calls
+    )
+    if not text and not tool_calls:
+        return [], True
+    turns = [Message("assistant", text, tool_calls)]
+    final = True
+    for call in calls:
+        if call.get("status") not in (COMPLETED, FAILED, DENIED):
+            final = False
             continue
-        items.append((order, Message("assistant", text, tool_calls)))
-        for call in calls:
-            if call.get("status") not in (COMPLETED, FAILED, DENIED):
-                continue
-            content, is_error = result_text(call, tool_result_budget)
-            message = Message(
+        content, is_error = result_text(call, tool_result_budget)
+        turns.append(
+            Message(
                 "tool",
                 content,
                 tool_call_id=str(call["id"]),
                 name=str(call.get("name")),
                 is_error=is_error,
             )
-            # Keep tool turns right after their assistant turn, in call order.
-            items.append((order, message))
-    items.sort(key=lambda item: item[0])
-    return [message for _, message in items]
+        )
+    return turns, final

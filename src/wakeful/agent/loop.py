@@ -114,6 +114,9 @@ class Agent:
         self.ctx = ctx
         self.config = config
         self.rows = r.Rows(ctx.store)
+        self._history: dict[str, list[Message]] = {}  # turns of finished steps, by step
+        self._interruptible_work: set[asyncio.Future[Any]] = set()
+        self._interrupt_watch: asyncio.Future[None] | None = None
 
     # --- public ----------------------------------------------------------------------
 
@@ -146,6 +149,8 @@ class Agent:
             return await self._loop(run)
         except Interrupted:
             return self._finish(run, r.ABORTED, finish_reason="interrupted")
+        finally:
+            self._stop_watching()
 
     # --- the loop --------------------------------------------------------------------
 
@@ -275,7 +280,9 @@ class Agent:
     def _messages(self) -> list[Message]:
         if self.config.build_messages is not None:
             return self.config.build_messages(self.ctx)
-        return build_messages(self.ctx.store, tool_result_budget=self.config.tool_result_budget)
+        return build_messages(
+            self.ctx.store, tool_result_budget=self.config.tool_result_budget, cache=self._history
+        )
 
     async def _model_step(self, run: dict[str, Any], index: int) -> dict[str, Any]:
         run_id = str(run["id"])
@@ -452,13 +459,13 @@ class Agent:
                 for call, _ in runnable
             ]
             await self.ctx.flush()
+            executions = [
+                self._execute(run, call, tool)
+                for call, (_, tool) in zip(started, runnable, strict=True)
+            ]
+            # One call (the usual case) needs no gathering task around it.
             await self._interruptible(
-                asyncio.gather(
-                    *(
-                        self._execute(run, call, tool)
-                        for call, (_, tool) in zip(started, runnable, strict=True)
-                    )
-                )
+                executions[0] if len(executions) == 1 else asyncio.gather(*executions)
             )
         await self.ctx.flush()
         return waiting
@@ -491,7 +498,9 @@ class Agent:
             else:
                 self._call_done(call, r.COMPLETED, result=_jsonable(result), started=started)
                 break
-        await self.ctx.flush()
+        # On its way at once, but not waited for: the next model call overlaps the commit,
+        # and the flush that starts the next tools waits for it (flushes land in order).
+        await self.ctx.flush(wait=False)
 
     def _call_update(self, call: dict[str, Any], **changes: Any) -> dict[str, Any]:
         updated = {**call, **changes}
@@ -517,19 +526,48 @@ class Agent:
     # --- interruption ----------------------------------------------------------------
 
     async def _interruptible(self, awaitable: Awaitable[T]) -> T:
-        """Await, but give up within moments of an interrupt signal."""
+        """Await, but give up within moments of an interrupt signal: ``Interrupted``."""
         work = asyncio.ensure_future(awaitable)
-        stop = asyncio.ensure_future(self.ctx.interrupted.wait())
-        try:
-            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if work not in done:
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await work
+        if self.ctx.interrupted.is_set():
+            await _cancel(work)
             raise Interrupted
-        return work.result()
+        self._interruptible_work.add(work)
+        if self._interrupt_watch is None or self._interrupt_watch.done():
+            self._interrupt_watch = asyncio.ensure_future(self._cancel_on_interrupt())
+        try:
+            # Awaiting the task itself: cancelling this pass cancels the work too.
+            return await work
+        except asyncio.CancelledError:
+            this = asyncio.current_task()
+            if (
+                work.cancelled()
+                and self.ctx.interrupted.is_set()
+                and not (this is not None and this.cancelling())
+            ):
+                raise Interrupted from None
+            raise
+        finally:
+            self._interruptible_work.discard(work)
+
+    async def _cancel_on_interrupt(self) -> None:
+        """One watcher for all the interruptible work of a run, rather than one per await."""
+        await self.ctx.interrupted.wait()
+        for work in list(self._interruptible_work):
+            work.cancel()
+
+    def _stop_watching(self) -> None:
+        if self._interrupt_watch is not None:
+            self._interrupt_watch.cancel()
+            self._interrupt_watch = None
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and wait for it to end, whatever it raises. Unlike awaiting it under
+    ``suppress(CancelledError)``, this lets a cancellation of the caller itself through."""
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # retrieved, so that it is not reported as never retrieved
 
 
 class _StepStream:
@@ -586,9 +624,7 @@ class _StepStream:
             await producer  # re-raises a model error
         finally:
             if not producer.done():
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await producer
+                await _cancel(producer)
         self._emit_deltas()  # committed with the end of the step
 
     async def _take(self, event: ModelEvent) -> None:

@@ -74,8 +74,14 @@ class Rows:
 
     store: StateStore
 
-    def _ordered(self, collection: str) -> list[tuple[str, dict[str, Any]]]:
+    def _ordered(
+        self, collection: str, field: str | None = None, equals: Any = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The rows (those whose ``field`` equals ``equals``, if given) in stream order."""
         rows = self.store.collection(collection)
+        if field is not None:
+            # An index kept by the collection: the cost of the group, not of the history.
+            return [(key, row) for key, row in rows.grouped(field, equals) if isinstance(row, dict)]
         items = [(key, row) for key, row in rows.items() if isinstance(row, dict)]
         items.sort(key=lambda item: rows.first_seen(item[0]))
         return items
@@ -88,13 +94,10 @@ class Rows:
         return active[-1] if active else None
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
-        return [row for _, row in self._ordered(v.STEP) if row.get("run_id") == run_id]
+        return [row for _, row in self._ordered(v.STEP, "run_id", run_id)]
 
     def calls(self, step_id: str) -> list[dict[str, Any]]:
-        return [row for row in self.all_calls() if row.get("step_id") == step_id]
-
-    def all_calls(self) -> list[dict[str, Any]]:
-        return [row for _, row in self._ordered(v.TOOL_CALL)]
+        return [row for _, row in self._ordered(v.TOOL_CALL, "step_id", step_id)]
 
     def answer(self, call_id: str) -> dict[str, Any] | None:
         """The outside answer to a waiting call (result or approval), if one arrived."""
@@ -107,7 +110,7 @@ class Rows:
 
     def deltas(self, kind: str, step_id: str) -> str:
         """The text a step's latest model attempt streamed (earlier attempts failed)."""
-        parts = [row for _, row in self._ordered(kind) if row.get("step_id") == step_id]
+        parts = [row for _, row in self._ordered(kind, "step_id", step_id)]
         latest = max((int(row.get("attempt", 1)) for row in parts), default=1)
         parts = [row for row in parts if int(row.get("attempt", 1)) == latest]
         parts.sort(key=lambda row: int(row.get("seq", 0)))

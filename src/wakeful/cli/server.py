@@ -23,6 +23,14 @@ from ..streams.storage import redact
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
+PublicURLOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="WAKEFUL_PUBLIC_URL",
+        help="URL outside services use to reach this server (webhook callbacks of remote types).",
+    ),
+]
+
 DatabaseOption = Annotated[
     str,
     typer.Option(
@@ -42,6 +50,12 @@ def _registry(spec: str | None) -> Registry:
         return Registry.load(spec)
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         raise typer.BadParameter(f"cannot load registry {spec!r}: {exc}") from exc
+
+
+def local_url(host: str, port: int) -> str:
+    """This server's own URL as seen from the same machine."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def serve(
@@ -81,6 +95,7 @@ def serve(
     ] = None,
     max_model_calls: Annotated[int, typer.Option(help="Model calls at once.")] = 16,
     max_tool_calls: Annotated[int, typer.Option(help="Tool executions at once.")] = 32,
+    public_url: PublicURLOption = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the server: streams, the entity API and the runtime, in one process."""
@@ -101,6 +116,7 @@ def serve(
         sse_max_seconds=sse_max_seconds,
         sqlite_synchronous=sqlite_synchronous,
         run_workers=workers,
+        public_url=public_url or local_url(host, port),
     )
     names = ", ".join(entity_type.name for entity_type in types) or "none"
     shown = redact(database)
@@ -120,12 +136,15 @@ def worker(
     registry: Annotated[str, typer.Argument(help="Entity types to run, as module:attribute.")],
     database: DatabaseOption = ".wakeful/wakeful.db",
     concurrency: Annotated[int, typer.Option(help="Handler passes run at once.")] = 64,
+    public_url: PublicURLOption = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run entity handlers (no HTTP) against a shared database, beside other processes."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     types = _registry(registry)
-    settings = ServerSettings(database=database, worker_concurrency=concurrency)
+    settings = ServerSettings(
+        database=database, worker_concurrency=concurrency, public_url=public_url
+    )
     typer.echo(f"wakeful: worker for {', '.join(t.name for t in types)} on {redact(database)}")
     asyncio.run(run_worker(settings, types))
 

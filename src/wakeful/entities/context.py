@@ -23,12 +23,12 @@ from ..state.events import Change as StateChange
 from ..state.events import delete, insert, parse, update
 from ..streams import batch
 from ..streams.model import AppendRequest, CreateRequest
-from ..streams.subscriptions.model import SubscriptionSpec
 from . import events
 from . import vocabulary as v
-from .addressing import WAKE_STREAM, Address, shared_stream
+from .addressing import Address, shared_stream
 from .definition import CollectionSpec, EntityType, Registry
 from .errors import InvalidArguments
+from .subscription import EntitySubscription, pull_wake
 from .wake import Wake
 
 M = TypeVar("M", bound=BaseModel)
@@ -186,7 +186,7 @@ class Context:
         shared: dict[str, StateStore],
         known: set[str],
         extensions: Mapping[str, Callable[..., Any]] | None = None,
-        flusher: Callable[[Context], Awaitable[None]] | None = None,
+        flusher: Callable[[Context, bool], Awaitable[None]] | None = None,
     ) -> None:
         self.address = address
         self.definition = definition
@@ -264,7 +264,7 @@ class Context:
 
         With ``wake_on_finish`` the child's ``complete(...)`` (or failure) wakes this entity
         with a :class:`~wakeful.entities.wake.ChildStatus` carrying its response."""
-        definition = self._registry.get(type_name)
+        definition = self._registry.find(type_name)
         address = Address(type_name, entity_id or events.new_id())
         validated = definition.validate_args(args)
         if message is not None:
@@ -277,7 +277,7 @@ class Context:
                 tags=dict(tags or {}),
                 message=message,
                 sender=self.url,
-                lease_seconds=definition.lease_seconds,
+                subscription=definition.subscription(address),
             )
         )
         self.output.events.append(
@@ -292,8 +292,7 @@ class Context:
     def send(self, url: str, payload: Any, *, delay: float | None = None) -> str:
         """Send a message to another entity's inbox, now or after ``delay`` seconds."""
         target = Address.parse(url)
-        definition = self._registry.get(target.type)
-        definition.validate_message(payload)
+        self._registry.find(target.type).validate_message(payload)
         event = events.inbox(payload, self.url)
         message = orjson.dumps(event)
         if delay is not None and delay > 0:
@@ -427,13 +426,16 @@ class Context:
         self.agent = factory(self, *args, **kwargs)
         return self.agent
 
-    async def flush(self) -> None:
+    async def flush(self, *, wait: bool = True) -> None:
         """Commit what this pass has buffered so far, without ending the pass.
 
         The agent loop flushes after each step and tool result so that a crash resumes
-        where it stopped. Writes still go through the pass's fenced producer."""
+        where it stopped. Writes still go through the pass's fenced producer. Flushes land
+        in the order they were asked for; ``wait=False`` returns before this one has
+        landed (a later flush that waits, or the end of the pass, waits for it, and raises
+        if it failed)."""
         if self._flusher is not None:
-            await self._flusher(self)
+            await self._flusher(self, wait)
 
 
 def _dump(value: Any) -> Any:
@@ -453,8 +455,13 @@ def creation_operations(
     message: Any = None,
     sender: str | None = None,
     lease_seconds: float = 30.0,
+    subscription: EntitySubscription | None = None,
 ) -> list[batch.Operation]:
-    """The operations that create an entity: its subscription, then its stream and labels."""
+    """The operations that create an entity: its subscription, then its stream and labels.
+
+    ``subscription`` says how its wakes are delivered (the type's
+    :meth:`~wakeful.entities.definition.TypeDefinition.subscription`); without one, they
+    go to this runtime's workers with a lease of ``lease_seconds``."""
     initial = [events.entity_created(address.url, address.type, address.id, args, parent, tags)]
     initial += [events.tag(name, value) for name, value in tags.items()]
     if message is not None:
@@ -463,15 +470,10 @@ def creation_operations(
     if parent is not None:
         labels["parent"] = parent
     labels.update({f"tag:{name}": value for name, value in tags.items()})
-    spec = SubscriptionSpec(
-        type="pull-wake",
-        streams=[address.stream],
-        wake_stream=WAKE_STREAM,
-        lease_ttl_ms=round(lease_seconds * 1000),
-    )
+    subscription = subscription or pull_wake(address, lease_seconds)
     body = b"[" + b",".join(orjson.dumps(event) for event in initial) + b"]"
     return [
-        batch.PutSubscription(address.subscription_id, spec, ""),
+        batch.PutSubscription(address.subscription_id, subscription.spec, subscription.base_url),
         batch.CreateStream(
             CreateRequest(address.stream, JSON, None, None, False, body), labels, exclusive=True
         ),

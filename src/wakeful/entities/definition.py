@@ -5,15 +5,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .addressing import check_type
+from .addressing import Address, check_type
 from .errors import InvalidArguments, InvalidMessage, UnknownEntityType
+from .subscription import EntitySubscription, pull_wake
 
 if TYPE_CHECKING:
     from .context import Context
+    from .remote_types import RemoteTypes
     from .wake import Signal, Wake
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,6 +63,25 @@ def _validate(schema: type[BaseModel] | None, raw: Any, error: type[Exception], 
         raise error(f"invalid {what}: {problems}") from None
 
 
+class TypeDefinition(Protocol):
+    """What spawning and messaging need of a type, wherever its handler runs: a Python
+    :class:`EntityType` here, or a :class:`~wakeful.entities.remote.RemoteType` elsewhere."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def lease_seconds(self) -> float: ...
+
+    def validate_args(self, raw: Any) -> Any: ...
+
+    def validate_message(self, raw: Any) -> Any: ...
+
+    def subscription(self, address: Address) -> EntitySubscription: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class EntityType:
     """One kind of entity: what it is called, what it keeps, and what runs when it wakes."""
@@ -87,9 +108,13 @@ class EntityType:
     def validate_message(self, raw: Any) -> Any:
         return _validate(self.inbox, raw, InvalidMessage, "message")
 
+    def subscription(self, address: Address) -> EntitySubscription:
+        return pull_wake(address, self.lease_seconds)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "kind": "local",
             "description": self.description,
             "state": {
                 name: {"key": spec.key, "schema": spec.model.model_json_schema()}
@@ -101,10 +126,23 @@ class EntityType:
 
 
 class Registry:
-    """The entity types a server or worker can run. The only global state is what you put here."""
+    """The entity types a server or worker can run. The only global state is what you put here.
+
+    :meth:`get`, iteration and ``in`` see the types defined in Python, the ones this process
+    can run; :meth:`find` and :meth:`resolve` also see remote types, for spawning and
+    messaging entities whose handlers run elsewhere."""
 
     def __init__(self) -> None:
         self._types: dict[str, EntityType] = {}
+        self.remote: RemoteTypes | None = None
+
+    def with_remote(self, remote: RemoteTypes) -> Registry:
+        """A view of these Python types plus the remote types of one database. The view
+        shares the definitions, so types defined on either later are seen by both."""
+        view = Registry()
+        view._types = self._types
+        view.remote = remote
+        return view
 
     def define(
         self,
@@ -178,6 +216,26 @@ class Registry:
         if found is None:
             raise UnknownEntityType(f"no entity type {name!r} is registered")
         return found
+
+    def find(self, name: str) -> TypeDefinition:
+        """A Python type, else a remote type known to this process (no I/O)."""
+        local = self._types.get(name)
+        if local is not None:
+            return local
+        remote = self.remote.get(name) if self.remote is not None else None
+        if remote is None:
+            raise UnknownEntityType(f"no entity type {name!r} is registered")
+        return remote
+
+    async def resolve(self, name: str) -> TypeDefinition:
+        """Like :meth:`find`, but a miss first catches up with types registered elsewhere."""
+        try:
+            return self.find(name)
+        except UnknownEntityType:
+            if self.remote is None:
+                raise
+        await self.remote.refresh()
+        return self.find(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._types

@@ -10,7 +10,6 @@ next claim starts from the same inputs; after it, the inputs are never handled a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -42,17 +41,37 @@ log = logging.getLogger("wakeful.entities")
 PRODUCER = "wakeful-runtime"
 # Event types the runtime writes for itself; an unfiltered observer is not woken by them.
 RUNTIME_BOOKKEEPING = frozenset({v.MANIFEST, v.WAKE})
+# How often, at most, a running pass looks for interrupt, stop and kill signals.
+SIGNAL_CHECK_SECONDS = 0.05
 
 
 @dataclass(slots=True)
 class Flushes:
-    """Producer sequence and contiguity of the appends a pass made before its final commit."""
+    """The commits a pass made before its final one: producer sequence, where they ended
+    (and whether only they were appended meanwhile), the latest one, and a failure.
+
+    Flushes commit in the order they were asked for, one after another, but the caller
+    need not wait: the agent loop records a tool's result and goes on to the next model
+    call while that commits. The first failure sticks: later flushes and the final commit
+    raise it, and the pass is retried from the stream."""
 
     row: SubscriptionRow
-    seq: int
+    seq: int  # the producer sequence of the next flush
     own_end: int
     contiguous: bool = True
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    latest: asyncio.Future[None] | None = None
+    failure: BaseException | None = None
+    landed: int = -1  # the producer sequence after the last append that landed
+
+    def __post_init__(self) -> None:
+        self.landed = self.seq
+
+    async def settled(self) -> None:
+        """Wait for every flush asked for so far; raise the first failure."""
+        if self.latest is not None and not self.latest.done():
+            await asyncio.wait({self.latest})
+        if self.failure is not None:
+            raise self.failure
 
 
 @dataclass(slots=True)
@@ -319,16 +338,20 @@ class PassRunner:
             self.cache.drop(address.url)
             store = (await self.cache.load(address, definition, tail)).store
             ctx = await self._context(address, definition, created, store, inputs.wake.first)
-            outcome.flushes = self._flushes[id(ctx)] = Flushes(row, 0, tail)
+            # The producer sequence goes on from a failed attempt's flushes: starting over
+            # would have the new attempt's appends taken for duplicates and dropped.
+            seq = outcome.flushes.landed if outcome.flushes is not None else 0
+            outcome.flushes = self._flushes[id(ctx)] = Flushes(row, seq, tail)
             task: asyncio.Task[None] = asyncio.ensure_future(
                 self._call(definition, ctx, inputs.wake)
             )
-            helpers = [
+            helpers: list[asyncio.Future[None]] = [
                 asyncio.create_task(self._keep_lease(row, claims, task)),
                 asyncio.create_task(self._watch_signals(address, tail, ctx, task)),
             ]
             try:
                 await task
+                await outcome.flushes.settled()  # the handler's flushes count as its work
                 outcome.ctx, outcome.store, outcome.failure = ctx, store, None
                 return outcome
             except asyncio.CancelledError:
@@ -347,8 +370,14 @@ class PassRunner:
                 self._flushes.pop(id(ctx), None)
                 for helper in helpers:
                     helper.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await helper
+                if outcome.flushes.latest is not None:
+                    helpers.append(outcome.flushes.latest)  # a flush still landing, if any
+                # Not ``await helper`` under suppress(CancelledError): that would swallow a
+                # cancellation of this pass (the worker stopping) arriving meanwhile.
+                await asyncio.wait(helpers)
+                for helper in helpers:
+                    if not helper.cancelled():
+                        helper.exception()
             if attempt < definition.max_attempts:
                 await asyncio.sleep(definition.retry_seconds * 2 ** (attempt - 1))
         outcome.new_status = v.FAILED
@@ -413,52 +442,74 @@ class PassRunner:
             flusher=self._flush,
         )
 
-    async def _flush(self, ctx: Context) -> None:
+    async def _flush(self, ctx: Context, wait: bool = True) -> None:
         flushes = self._flushes.get(id(ctx))
         if flushes is None:
             return
-        # One flush at a time (parallel tool calls each flush), and a flush whose caller is
-        # cancelled still finishes: its commit may land, and the producer sequence must
-        # count it, or the next append would be taken for a duplicate and dropped.
-        async with flushes.lock:
-            output = ctx.output
-            if not (output.events or output.operations or output.labels):
-                return
-            task = asyncio.ensure_future(self._flush_now(ctx, flushes))
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                await asyncio.wait({task})
-                raise
+        if flushes.failure is not None:
+            raise flushes.failure
+        seq = flushes.seq
+        operations, size = self._take_output(ctx, flushes)
+        if operations:
+            flushes.latest = asyncio.ensure_future(
+                self._commit_flush(flushes, operations, size, seq, flushes.latest)
+            )
+        latest = flushes.latest
+        if wait and latest is not None:
+            if not latest.done():
+                # Shielded: a flush whose caller is cancelled still lands (or fails) in
+                # order; the end of the pass waits for it.
+                await asyncio.shield(latest)
+            if flushes.failure is not None:
+                raise flushes.failure
 
-    async def _flush_now(self, ctx: Context, flushes: Flushes) -> None:
+    @staticmethod
+    def _take_output(ctx: Context, flushes: Flushes) -> tuple[list[batch.Operation], int]:
+        """What the pass buffered so far, as the operations of one flush (and the bytes it
+        appends); the buffer starts over for the next flush."""
         output = ctx.output
-        # Take what is buffered now: what the handler adds meanwhile goes in the next flush.
         events, extra, labels = list(output.events), list(output.operations), dict(output.labels)
         output.events.clear()
         output.operations.clear()
         output.labels.clear()
-        row = flushes.row
         operations: list[batch.Operation] = []
         size = 0
         if events:
             body = [orjson.dumps(event) for event in events]
             size = sum(len(message) for message in body)
-            producer = ProducerClaim(PRODUCER, row.generation, flushes.seq)
+            producer = ProducerClaim(PRODUCER, flushes.row.generation, flushes.seq)
+            flushes.seq += 1  # taken now: the next flush may be on its way before this lands
             request = AppendRequest(ctx.address.stream, JSON, body, producer=producer)
             operations.append(batch.Append(request))
         operations.extend(extra)
         if labels:
             operations.append(batch.SetLabels(ctx.address.stream, labels))
+        return operations, size
+
+    async def _commit_flush(
+        self,
+        flushes: Flushes,
+        operations: list[batch.Operation],
+        size: int,
+        seq: int,
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        in_order = self.storage.commits_in_order
         try:
+            if previous is not None and not in_order and not previous.done():
+                await asyncio.wait({previous})
+            if flushes.failure is not None:
+                raise flushes.failure  # nothing commits after a failed flush
             results = await self.storage.commit(operations)
-        except Exception:
-            output.events[:0] = events
-            output.operations[:0] = extra
-            output.labels.update({**labels, **output.labels})
-            raise
+            if previous is not None and in_order and not previous.done():
+                await asyncio.wait({previous})  # landed first; let it record where it ended
+        except Exception as exc:
+            # Kept, not raised: the next flush or the end of the pass raises it.
+            if flushes.failure is None:
+                flushes.failure = exc
+            return
         if size:
-            flushes.seq += 1
+            flushes.landed = seq + 1
             appended = results[0]
             assert isinstance(appended, AppendResult)
             if appended.tail - size == flushes.own_end:
@@ -511,18 +562,32 @@ class PassRunner:
             if event is None or stream.id != stream_id:
                 stream_id = stream.id
                 continue
-            async for message in read_messages(self.storage, address.stream, position, stream.tail):
-                position = message.end
-                value = message.value if isinstance(message.value, dict) else {}
-                if value.get("type") != v.SIGNAL:
-                    continue
-                name = (value.get("value") or {}).get("name")
-                if name in (v.INTERRUPT, v.STOP, v.KILL):
-                    ctx.interrupted.set()
-                if name == v.KILL:
-                    task.cancel()
-                    return
+            flushes = self._flushes.get(id(ctx))
+            if flushes is not None:
+                # Let a flush that just committed (and woke us) record where it ended first.
+                await asyncio.sleep(0)
+                if flushes.contiguous:
+                    # Up to there the stream holds only this pass's own flushes: no signals.
+                    position = max(position, flushes.own_end)
+            if position < stream.tail:  # else nothing new: no read
+                async for message in read_messages(
+                    self.storage, address.stream, position, stream.tail
+                ):
+                    position = message.end
+                    value = message.value if isinstance(message.value, dict) else {}
+                    if value.get("type") != v.SIGNAL:
+                        continue
+                    name = (value.get("value") or {}).get("name")
+                    if name in (v.INTERRUPT, v.STOP, v.KILL):
+                        ctx.interrupted.set()
+                    if name == v.KILL:
+                        task.cancel()
+                        return
             await hub.wait(event, 5.0)
+            # A busy handler changes its own stream at every flush; looking at most every
+            # SIGNAL_CHECK_SECONDS keeps that from costing a read per flush, and still sees
+            # an interrupt well within the second it is promised in.
+            await asyncio.sleep(SIGNAL_CHECK_SECONDS)
 
     # --- commit ----------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ class EntityService:
         message: Any = None,
         tags: Mapping[str, str] | None = None,
     ) -> EntityInfo:
-        definition = self.registry.get(type_name)
+        definition = await self.registry.resolve(type_name)
         address = Address(type_name, entity_id or events.new_id())
         validated = definition.validate_args(args)
         if message is not None:
@@ -95,7 +95,7 @@ class EntityService:
             parent=None,
             tags=dict(tags or {}),
             message=message,
-            lease_seconds=definition.lease_seconds,
+            subscription=definition.subscription(address),
         )
         try:
             await self.storage.commit(operations)
@@ -122,7 +122,7 @@ class EntityService:
         address, _, labels = await self._live(url)
         if labels.get("status") in v.TERMINAL:
             raise EntityTerminated(f"entity {address.url} is {labels['status']}")
-        self.registry.get(address.type).validate_message(payload)
+        (await self.registry.resolve(address.type)).validate_message(payload)
         event = events.inbox(payload, sender)
         await self._append(address, event)
         return str(event["key"])

@@ -24,11 +24,13 @@ from ..agent.answers import ToolAnswers
 from ..agent.loop import Concurrency, ModelCache, use_agent
 from ..entities.addressing import InvalidAddress
 from ..entities.definition import Registry
+from ..entities.remote_types import RemoteTypes
 from ..entities.runtime import Runtime
 from ..entities.service import EntityService
+from ..entities.type_service import TypeService
 from ..streams.errors import BadRequest, StreamError
 from ..streams.http.app import stream_routes
-from ..streams.http.context import Limits, StreamsContext, base_headers, error_response
+from ..streams.http.context import MOUNT, Limits, StreamsContext, base_headers, error_response
 from ..streams.scheduler import Scheduler
 from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
@@ -46,6 +48,7 @@ from .console import console_routes
 from .entities_api import entities_router
 from .limits import BodyLimitMiddleware
 from .threads_api import threads_router
+from .types_api import types_router
 
 log = logging.getLogger("wakeful.server")
 
@@ -65,6 +68,8 @@ class ServerSettings:
     max_model_calls: int = 16  # model calls at once in this process
     max_tool_calls: int = 32  # tool executions at once in this process
     thread_type: str = "thread"
+    # Where outside services reach this server (webhook callbacks of remote types).
+    public_url: str | None = None
 
 
 def make_storage(settings: ServerSettings) -> Storage:
@@ -74,11 +79,21 @@ def make_storage(settings: ServerSettings) -> Storage:
     return open_storage(settings.database, **options)
 
 
+def callback_root(settings: ServerSettings) -> str | None:
+    """The streams root that webhook services call back to, if the server knows its URL."""
+    return f"{settings.public_url.rstrip('/')}{MOUNT}" if settings.public_url else None
+
+
 class Background:
-    """The tasks a process runs beside (or instead of) serving HTTP."""
+    """The tasks a process runs beside (or instead of) serving HTTP.
+
+    ``registry`` is the given one plus the database's remote types: use it, not the
+    given one, for everything that spawns or messages entities."""
 
     def __init__(self, storage: Storage, registry: Registry, settings: ServerSettings) -> None:
         self.storage = storage
+        self.remote_types = RemoteTypes(storage, callback_root(settings))
+        registry = registry.with_remote(self.remote_types)
         self.registry = registry
         self.settings = settings
         self.scheduler = Scheduler(storage)
@@ -98,6 +113,7 @@ class Background:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.remote_types.start()
         key, secret = await load_keys(self.storage.subscriptions)
         self.dispatcher = Dispatcher(self.storage.subscriptions, key, secret)
         self.storage.subscriptions.on_wake = self.dispatcher.poke
@@ -117,6 +133,7 @@ class Background:
         await self.scheduler.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        await self.remote_types.stop()
 
     async def _sweep_expired(self) -> None:
         while True:
@@ -155,6 +172,7 @@ def create_app(
     )
     subscriptions = SubscriptionsAPI(ctx, storage.subscriptions)
     background = Background(storage, registry, settings)
+    registry = background.registry
     service = EntityService(storage, registry)
 
     @contextlib.asynccontextmanager
@@ -200,7 +218,8 @@ def create_app(
         return error_response(BadRequest(f"invalid request: {problems}", code="INVALID_REQUEST"))
 
     guard = entity_guard(authorize, settings.thread_type)
-    app.include_router(entities_router(service, registry, guard))
+    app.include_router(types_router(TypeService(storage, registry), guard))
+    app.include_router(entities_router(service, guard))
     app.include_router(agent_router(ToolAnswers(storage, registry), guard))
     if settings.thread_type in registry:
         threads = ThreadService(storage, registry, settings.thread_type)

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..entities.addressing import Address
-from ..entities.definition import Registry
 from ..entities.service import EntityService
 from ..streams.errors import BadRequest
 
@@ -64,17 +63,9 @@ class Accepted(BaseModel):
 
 
 def entities_router(
-    service: EntityService, registry: Registry, guard: Callable[[Request], Awaitable[None]]
+    service: EntityService, guard: Callable[[Request], Awaitable[None]]
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["entities"], dependencies=[Depends(guard)])
-
-    @router.get("/types", summary="List the registered entity types")
-    async def list_types() -> list[dict[str, Any]]:
-        return [entity_type.describe() for entity_type in registry]
-
-    @router.get("/types/{type_name}", summary="Describe one entity type")
-    async def get_type(type_name: str) -> dict[str, Any]:
-        return registry.get(type_name).describe()
 
     @router.post("/entities/{type_name}", status_code=201, summary="Spawn an entity")
     async def spawn(

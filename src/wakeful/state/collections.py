@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -29,6 +30,7 @@ class Collection(Generic[T]):
         self._raw: dict[str, Any] = {}
         self._first_seen: dict[str, int] = {}
         self._listeners: list[Listener] = []
+        self._groups: dict[str, _Groups] = {}
 
     def _decode(self, value: Any) -> T:
         model = self.model
@@ -50,6 +52,8 @@ class Collection(Generic[T]):
             self._first_seen.setdefault(change.key, sequence)
             self._rows[change.key] = self._decode(change.value)
             self._raw[change.key] = change.value
+        for groups in self._groups.values():
+            groups.update(change.key, self._rows.get(change.key, _MISSING), self._first_seen)
         for listener in list(self._listeners):
             listener(change)
 
@@ -57,6 +61,7 @@ class Collection(Generic[T]):
         self._rows.clear()
         self._raw.clear()
         self._first_seen.clear()
+        self._groups.clear()
 
     def order(self) -> dict[str, int]:
         """``first_seen`` of every row, for snapshots."""
@@ -100,6 +105,21 @@ class Collection(Generic[T]):
             if all(_field(row, k) == v for k, v in equals.items())
         ]
 
+    def grouped(self, field: str, value: Any) -> list[tuple[str, T]]:
+        """Rows whose ``field`` equals ``value``, as (key, row), in the order they first
+        appeared. The first call builds an index on ``field``; changes keep it current, so
+        a later call costs the size of the group, not of the collection."""
+        groups = self._groups.get(field)
+        if groups is None:
+            groups = self._groups[field] = _Groups(field)
+            for key in sorted(self._rows, key=self._first_seen.__getitem__):
+                groups.update(key, self._rows[key], self._first_seen)
+        try:
+            keys = groups.members.get(value, ())
+        except TypeError:  # an unhashable value is in no group: look at every row
+            return [(key, row) for key, row in self._rows.items() if _field(row, field) == value]
+        return [(key, self._rows[key]) for key in keys]
+
     def query(
         self,
         predicate: Callable[[T], bool] | None = None,
@@ -121,3 +141,39 @@ def _field(row: Any, name: str) -> Any:
     if isinstance(row, dict):
         return row.get(name)
     return getattr(row, name, None)
+
+
+_MISSING: Any = object()
+
+
+class _Groups:
+    """Keys of a collection grouped by the value of one field, each group in the order the
+    rows first appeared."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.members: dict[Any, list[str]] = {}
+        self.value_of: dict[str, Any] = {}
+
+    def update(self, key: str, row: Any, first_seen: dict[str, int]) -> None:
+        old = self.value_of.get(key, _MISSING)
+        new = _MISSING if row is _MISSING else _field(row, self.field)
+        if old is not _MISSING and new is not _MISSING and old == new:
+            return  # the common update: the grouping field did not change
+        if old is not _MISSING:
+            self.members[old].remove(key)
+            if not self.members[old]:
+                del self.members[old]
+            del self.value_of[key]
+        if new is _MISSING:
+            return
+        try:
+            group = self.members.setdefault(new, [])
+        except TypeError:
+            return  # unhashable: grouped() scans for such values
+        self.value_of[key] = new
+        position = first_seen.get(key, 0)
+        if not group or first_seen.get(group[-1], 0) <= position:
+            group.append(key)  # rows almost always arrive in stream order
+        else:
+            bisect.insort(group, key, key=lambda member: first_seen.get(member, 0))

@@ -6,8 +6,8 @@ a control is ``{headers: {control: snapshot-start | snapshot-end | reset, offset
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 Operation = Literal["insert", "update", "delete"]
@@ -62,7 +62,21 @@ class Control:
 
 
 def now_timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The time as ISO 8601 UTC with milliseconds. Every event carries one, so the
+    formatting of the whole seconds is reused while the second lasts."""
+    global _formatted_second
+    now = time.time()
+    second = int(now)
+    cached = _formatted_second  # one tuple, so that threads never mix two seconds
+    if cached[0] != second:
+        cached = _formatted_second = (
+            second,
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)),
+        )
+    return f"{cached[1]}.{int((now - second) * 1000):03d}Z"
+
+
+_formatted_second: tuple[int, str] = (-1, "")
 
 
 def parse(message: Any) -> Change | Control:

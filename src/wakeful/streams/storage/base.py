@@ -30,6 +30,9 @@ class Storage(ABC):
     """Durable streams: create, append, read, delete, and stream metadata."""
 
     subscriptions: SubscriptionStore
+    # True when commits apply in the order ``commit`` is first awaited (one writer with a
+    # queue), so a caller may start the next commit before the previous one returns.
+    commits_in_order: bool = False
 
     def __init__(self) -> None:
         self.hub = ChangeHub()

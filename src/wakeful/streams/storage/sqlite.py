@@ -285,6 +285,8 @@ def _expire(connection: sqlite3.Connection, effects: Effects) -> int:
 class SqliteStorage(Storage):
     """Streams in one SQLite file (``:memory:`` for a private, throwaway database)."""
 
+    commits_in_order = True  # one writer thread takes commits from a queue, in order
+
     def __init__(self, path: str, *, synchronous: str = "normal") -> None:
         super().__init__()
         if synchronous.lower() not in {"off", "normal", "full", "extra"}:
@@ -321,7 +323,9 @@ class SqliteStorage(Storage):
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
-        self._writer = GroupCommitWriter(self._connect_writer, loop, self._committed)
+        # Without a sync per commit, an idle writer's commit is cheapest done at once.
+        inline = self._synchronous in ("OFF", "NORMAL")
+        self._writer = GroupCommitWriter(self._connect_writer, loop, self._committed, inline=inline)
         await asyncio.to_thread(self._writer.start)
         self._reader = self._connect()
         self._reader.execute("PRAGMA query_only = 1")

@@ -5,6 +5,11 @@ runs each function under its own SAVEPOINT inside one ``BEGIN IMMEDIATE`` transa
 one failing request does not undo the others), commits once, and only then resolves the
 callers' futures: an acknowledged write is a committed write. Under load this turns a
 hundred concurrent appends into one fsync instead of a hundred.
+
+With ``inline`` (for databases that do not sync on every commit), a request that finds
+the writer idle commits at once on the caller's thread: a commit without fsync costs tens
+of microseconds, less than handing it to the writer thread and back. Order holds: only a
+request with nothing queued before it goes inline.
 """
 
 from __future__ import annotations
@@ -51,10 +56,17 @@ class GroupCommitWriter:
         connect: Callable[[], sqlite3.Connection],
         loop: asyncio.AbstractEventLoop,
         on_commit: Callable[[Effects], None],
+        *,
+        inline: bool = False,
     ) -> None:
         self._connect = connect
         self._loop = loop
         self._on_commit = on_commit
+        self._inline = inline
+        self._connection: sqlite3.Connection | None = None
+        self._using = threading.Lock()  # held by whoever uses the connection
+        self._closed = False
+        self._queued = 0  # jobs queued and not yet delivered (event loop thread only)
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="wakeful-sqlite-writer", daemon=True)
         self._ready = threading.Event()
@@ -72,8 +84,25 @@ class GroupCommitWriter:
 
     def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Job(operation, future))
+        job = _Job(operation, future)
+        if self._inline and self._queued == 0 and self._commit_inline(job):
+            return future
+        self._queued += 1
+        self._queue.put(job)
         return future
+
+    def _commit_inline(self, job: _Job[Any]) -> bool:
+        if not self._using.acquire(blocking=False):
+            return False  # the writer thread is still finishing a batch
+        try:
+            connection = self._connection
+            if self._closed or connection is None:
+                return False
+            outcomes, effects = self._commit(connection, [job])
+        finally:
+            self._using.release()
+        self._deliver(outcomes, effects)
+        return True
 
     def _run(self) -> None:
         try:
@@ -82,6 +111,7 @@ class GroupCommitWriter:
             self._startup_error = exc
             self._ready.set()
             return
+        self._connection = connection
         self._ready.set()
         try:
             while True:
@@ -99,13 +129,19 @@ class GroupCommitWriter:
                         stopping = True
                         break
                     batch.append(job)
-                self._commit(connection, batch)
+                with self._using:
+                    outcomes, effects = self._commit(connection, batch)
+                self._loop.call_soon_threadsafe(self._deliver_queued, outcomes, effects)
                 if stopping:
                     return
         finally:
-            connection.close()
+            with self._using:
+                self._closed = True
+                connection.close()
 
-    def _commit(self, connection: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
+    def _commit(
+        self, connection: sqlite3.Connection, batch: list[_Job[Any]]
+    ) -> tuple[list[tuple[_Job[Any], Any, BaseException | None]], Effects]:
         outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
         effects = Effects()
         try:
@@ -129,7 +165,13 @@ class GroupCommitWriter:
                 connection.execute("ROLLBACK")
             outcomes = [(job, None, exc) for job in batch]
             effects = Effects()
-        self._loop.call_soon_threadsafe(self._deliver, outcomes, effects)
+        return outcomes, effects
+
+    def _deliver_queued(
+        self, outcomes: list[tuple[_Job[Any], Any, BaseException | None]], effects: Effects
+    ) -> None:
+        self._queued -= len(outcomes)
+        self._deliver(outcomes, effects)
 
     def _deliver(
         self, outcomes: Iterable[tuple[_Job[Any], Any, BaseException | None]], effects: Effects
