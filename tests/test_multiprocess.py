@@ -1,4 +1,4 @@
-"""Several real ``wakeful serve`` processes over one PostgreSQL schema.
+"""Several real ``wakeful serve`` processes over one PostgreSQL schema (or one SQLite file).
 
 What a deployment with many processes relies on: a write through any of them reaches
 live readers on all of them, producer fencing holds across them, a pull-wake claim taken
@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 from postgres import schema_url
-from servers import Server, running
+from servers import Server, running, sqlite_database
 
 TEXT = {"Content-Type": "text/plain"}
 JSON = {"Content-Type": "application/json"}
@@ -26,6 +27,17 @@ NEXT_OFFSET = "Stream-Next-Offset"
 @pytest.fixture
 def servers(postgres_url: str, new_schema: Callable[[], str]) -> Iterator[tuple[Server, Server]]:
     database = schema_url(postgres_url, new_schema())
+    with (
+        running(database, "--long-poll-timeout", "10") as first,
+        running(database, "--long-poll-timeout", "10") as second,
+    ):
+        yield first, second
+
+
+@pytest.fixture
+def sqlite_servers(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """Two processes on one SQLite file: each sees the other's commits by looking."""
+    database = sqlite_database(tmp_path)
     with (
         running(database, "--long-poll-timeout", "10") as first,
         running(database, "--long-poll-timeout", "10") as second,
@@ -57,7 +69,16 @@ async def _sse_data(
 async def test_an_append_through_one_server_reaches_live_readers_on_the_other(
     servers: tuple[Server, Server],
 ) -> None:
-    writer, reader = servers
+    await _reaches_live_readers_on_the_other(*servers)
+
+
+async def test_on_one_sqlite_file_too_an_append_reaches_readers_on_the_other(
+    sqlite_servers: tuple[Server, Server],
+) -> None:
+    await _reaches_live_readers_on_the_other(*sqlite_servers)
+
+
+async def _reaches_live_readers_on_the_other(writer: Server, reader: Server) -> None:
     async with httpx.AsyncClient(timeout=20) as client:
         created = await client.put(writer.stream("p"), headers=JSON, content=b"[]")
         assert created.status_code == 201
@@ -84,6 +105,7 @@ async def test_an_append_through_one_server_reaches_live_readers_on_the_other(
             elapsed = time.monotonic() - began
     assert items == [{"n": 1}]
     assert polled.status_code == 200 and orjson.loads(polled.content) == [{"n": 1}]
+    # Well under the readers' own idle recheck (15 s): they were woken, not polling.
     assert elapsed < 3, f"delivery across processes took {elapsed:.2f}s"
 
 

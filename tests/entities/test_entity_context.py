@@ -589,12 +589,15 @@ async def test_unobserve_stops_the_wakes(harness_factory: HarnessFactory) -> Non
 # --- shared state --------------------------------------------------------------------
 
 
-def board_registry(seen: list[Any], *, fail_writer: bool = False) -> Registry:
+def board_registry(
+    seen: list[Any], *, fail_writer: bool = False, joining: bool = False
+) -> Registry:
+    """Members of one shared board; with ``joining``, they join it with ``join_shared``."""
     registry = Registry()
 
     @registry.entity("member", max_attempts=1)
     async def member(ctx: Context, wake: Wake) -> None:
-        board = ctx.shared("board")
+        board = await ctx.join_shared("board") if joining else ctx.shared("board")
         for message in wake.messages:
             command, _, key = str(message.payload).partition(":")
             if command == "write":
@@ -670,25 +673,26 @@ async def test_shared_state_create_join_write_and_wake(harness_factory: HarnessF
     assert board.tail > shared.tail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ctx.shared() is synchronous: the pass that first joins an existing shared state"
-    " sees it empty; its content is loaded from the next pass on",
-)
-async def test_joining_shared_state_shows_what_is_already_there(
+async def test_join_shared_shows_what_is_already_there_in_the_joining_pass(
     harness_factory: HarnessFactory,
 ) -> None:
     seen: list[Any] = []
-    harness = await harness_factory(board_registry(seen))
+    harness = await harness_factory(board_registry(seen, joining=True))
     await harness.service.spawn("member", "ann", message="write:1")
     await harness.wait_passes("/member/ann", 1)
     await harness.service.spawn("member", "bob", message="read")
 
-    async def bob_read() -> bool:
-        return any(entry[:2] == ("read", "bob") for entry in seen)
+    async def bob_read(count: int) -> bool:
+        return len([entry for entry in seen if entry[:2] == ("read", "bob")]) >= count
 
-    await eventually(bob_read)
+    await eventually(lambda: bob_read(1))
     assert ("read", "bob", ["1"]) in seen
+    # Joined: later passes write to it and see everyone's rows, as with ctx.shared().
+    await harness.service.send("/member/bob", "write:2")
+    await harness.wait_passes("/member/bob", 2)
+    await harness.service.send("/member/bob", "read")
+    await eventually(lambda: bob_read(2))
+    assert ("read", "bob", ["1", "2"]) in seen
 
 
 async def test_an_entity_is_not_woken_by_its_own_shared_writes(

@@ -187,6 +187,7 @@ class Context:
         known: set[str],
         extensions: Mapping[str, Callable[..., Any]] | None = None,
         flusher: Callable[[Context, bool], Awaitable[None]] | None = None,
+        shared_loader: Callable[[str], Awaitable[StateStore]] | None = None,
     ) -> None:
         self.address = address
         self.definition = definition
@@ -203,6 +204,7 @@ class Context:
         self._known = known
         self._extensions = dict(extensions or {})
         self._flusher = flusher
+        self._shared_loader = shared_loader
         #: The agent configured by :meth:`use_agent` for this pass, if any.
         self.agent: Any = None
         #: The wake this pass handles.
@@ -343,28 +345,46 @@ class Context:
         self._cancel(f"timeout:{stream}")
 
     def shared(self, name: str) -> SharedState:
-        """Create (if needed) and join the shared state ``name``; changes to it wake this entity."""
-        stream = shared_stream(name)
+        """Create (if needed) and join the shared state ``name``; changes to it wake this entity.
+
+        Once joined, every pass sees the shared state's content. The pass that joins it
+        sees only its own writes there; ``await ctx.join_shared(name)`` also reads what
+        the shared state already holds."""
         store = self._shared_stores.get(name)
         if store is None:
             store = self._shared_stores[name] = StateStore()
-            self.output.operations.append(
-                batch.CreateStream(
-                    CreateRequest(stream, JSON, None, None, False, b""), {"kind": "shared"}
-                )
-            )
-            self.output.operations.append(
-                batch.LinkStreams(self.address.subscription_id, (stream,))
-            )
-            self.output.events.append(
-                events.manifest(f"shared:{name}", {"name": name, "stream": stream})
-            )
+            self._join(name)
         elif name not in self._private_shared:
             # This pass reads and writes its own copy: the runtime's cached store is read by
             # other entities' passes and must only ever hold committed events.
             store = self._shared_stores[name] = StateStore.restore(store.snapshot())
         self._private_shared.add(name)
         return SharedState(name, store, self.output)
+
+    async def join_shared(self, name: str) -> SharedState:
+        """:meth:`shared`, reading what the shared state already holds even in the pass
+        that joins it (a first join costs a read of the shared stream)."""
+        if name not in self._shared_stores and self._shared_loader is not None:
+            committed = await self._shared_loader(shared_stream(name))
+            if name not in self._shared_stores:  # not joined meanwhile (a parallel call)
+                # A private copy: the loaded store is the runtime's, shared across passes.
+                self._shared_stores[name] = StateStore.restore(committed.snapshot())
+                self._private_shared.add(name)
+                self._join(name)
+        return self.shared(name)
+
+    def _join(self, name: str) -> None:
+        """Create the shared state if it is new, and subscribe this entity to it."""
+        stream = shared_stream(name)
+        self.output.operations.append(
+            batch.CreateStream(
+                CreateRequest(stream, JSON, None, None, False, b""), {"kind": "shared"}
+            )
+        )
+        self.output.operations.append(batch.LinkStreams(self.address.subscription_id, (stream,)))
+        self.output.events.append(
+            events.manifest(f"shared:{name}", {"name": name, "stream": stream})
+        )
 
     # --- time ------------------------------------------------------------------------
 

@@ -440,6 +440,7 @@ class PassRunner:
             known=set(),
             extensions=self.extensions,
             flusher=self._flush,
+            shared_loader=self._shared_store,
         )
 
     async def _flush(self, ctx: Context, wait: bool = True) -> None:

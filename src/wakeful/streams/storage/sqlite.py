@@ -9,6 +9,7 @@ survive the server process being killed; ``synchronous=FULL`` also survives powe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -282,6 +283,10 @@ def _expire(connection: sqlite3.Connection, effects: Effects) -> int:
     return len(rows)
 
 
+# How often a SQLite storage looks for commits by other processes on its file.
+OTHER_WRITERS_CHECK_SECONDS = 0.05
+
+
 class SqliteStorage(Storage):
     """Streams in one SQLite file (``:memory:`` for a private, throwaway database)."""
 
@@ -297,6 +302,7 @@ class SqliteStorage(Storage):
         self._uri = "file:wakeful-memory?mode=memory&cache=shared" if self._memory else path
         self._writer: GroupCommitWriter | None = None
         self._reader: sqlite3.Connection | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.subscriptions: SqliteSubscriptionStore = SqliteSubscriptionStore(self)
 
     def _connect(self) -> sqlite3.Connection:
@@ -329,8 +335,32 @@ class SqliteStorage(Storage):
         await asyncio.to_thread(self._writer.start)
         self._reader = self._connect()
         self._reader.execute("PRAGMA query_only = 1")
+        if not self._memory:
+            self._watcher = asyncio.create_task(self._watch_other_writers(self._writer))
+
+    async def _watch_other_writers(self, writer: GroupCommitWriter) -> None:
+        """Other processes on the same file (``wakeful worker`` beside ``wakeful serve``)
+        commit without telling this one: look for their commits every
+        ``OTHER_WRITERS_CHECK_SECONDS``, and wake every live reader and worker here when
+        there were some, as PostgreSQL's notifications would."""
+        seen: int | None = None
+        while True:
+            await asyncio.sleep(OTHER_WRITERS_CHECK_SECONDS)
+            version = writer.data_version()
+            if version is None:
+                continue
+            if seen is not None and version != seen:
+                self.hub.publish_all()
+                self.on_schedule()
+                self.subscriptions.on_wake()
+            seen = version
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)
             self._writer = None

@@ -8,6 +8,7 @@ dropped whenever a subscription is created or deleted.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable
@@ -35,6 +36,13 @@ _ROW = (
 IN_FLIGHT_SECONDS = 30.0
 
 
+@functools.lru_cache(maxsize=4096)
+def _spec(config: str) -> SubscriptionSpec:
+    """A stored configuration, parsed once: rows are loaded on every append that touches a
+    linked stream, and the configuration of a subscription never changes."""
+    return SubscriptionSpec.model_validate_json(config)
+
+
 def _load(connection: sqlite3.Connection, subscription_id: str) -> SubscriptionRow | None:
     row = connection.execute(
         f"SELECT {_ROW} FROM subscriptions WHERE id = ?", (subscription_id,)
@@ -43,7 +51,7 @@ def _load(connection: sqlite3.Connection, subscription_id: str) -> SubscriptionR
         return None
     result = SubscriptionRow(
         id=row[0],
-        spec=SubscriptionSpec.model_validate_json(row[1]),
+        spec=_spec(row[1]),
         config_hash=row[2],
         base_url=row[3],
         created_at=row[4],
@@ -132,12 +140,14 @@ class SqliteSubscriptionStore(SubscriptionStore):
             self._patterns = connection.execute(
                 "SELECT id, pattern FROM subscriptions WHERE pattern IS NOT NULL"
             ).fetchall()
-        linked = {
-            row[0]
-            for row in connection.execute(
-                "SELECT subscription_id FROM subscription_links WHERE path = ?", (path,)
-            )
-        }
+        waking = dict(
+            connection.execute(
+                "SELECT l.subscription_id, s.wake_id FROM subscription_links l"
+                " JOIN subscriptions s ON s.id = l.subscription_id WHERE l.path = ?",
+                (path,),
+            ).fetchall()
+        )
+        linked = set(waking)
         if not linked and not self._patterns:
             return
         for subscription_id, pattern in self._patterns:
@@ -152,6 +162,8 @@ class SqliteSubscriptionStore(SubscriptionStore):
             return
         now = time.time()
         for subscription_id in sorted(linked):
+            if waking.get(subscription_id) is not None:
+                continue  # a wake is out already: it will see this append (say, a handler's own)
             row = _load(connection, subscription_id)
             if row is not None and engine.wake_if_pending(row, now):
                 self._announce(connection, effects, row, path, now)

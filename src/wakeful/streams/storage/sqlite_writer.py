@@ -91,6 +91,20 @@ class GroupCommitWriter:
         self._queue.put(job)
         return future
 
+    def data_version(self) -> int | None:
+        """SQLite's ``data_version`` as the writer's connection sees it: it changes when
+        another connection (another process) commits, never for this one's own commits.
+        None when the connection is busy (try again later)."""
+        if self._queued or not self._using.acquire(blocking=False):
+            return None
+        try:
+            connection = self._connection
+            if self._closed or connection is None:
+                return None
+            return int(connection.execute("PRAGMA data_version").fetchone()[0])
+        finally:
+            self._using.release()
+
     def _commit_inline(self, job: _Job[Any]) -> bool:
         if not self._using.acquire(blocking=False):
             return False  # the writer thread is still finishing a batch
@@ -142,6 +156,8 @@ class GroupCommitWriter:
     def _commit(
         self, connection: sqlite3.Connection, batch: list[_Job[Any]]
     ) -> tuple[list[tuple[_Job[Any], Any, BaseException | None]], Effects]:
+        if len(batch) == 1:
+            return self._commit_one(connection, batch[0])
         outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
         effects = Effects()
         try:
@@ -166,6 +182,26 @@ class GroupCommitWriter:
             outcomes = [(job, None, exc) for job in batch]
             effects = Effects()
         return outcomes, effects
+
+    @staticmethod
+    def _commit_one(
+        connection: sqlite3.Connection, job: _Job[Any]
+    ) -> tuple[list[tuple[_Job[Any], Any, BaseException | None]], Effects]:
+        """A batch of one needs no savepoint: a failure rolls the transaction back."""
+        effects = Effects()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = job.operation(connection, effects)
+            except Exception as exc:
+                connection.execute("ROLLBACK")
+                return [(job, None, exc)], Effects()
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            return [(job, None, exc)], Effects()
+        return [(job, result, None)], effects
 
     def _deliver_queued(
         self, outcomes: list[tuple[_Job[Any], Any, BaseException | None]], effects: Effects
