@@ -109,10 +109,12 @@ async def waiting_call(client: AsyncClient, thread: Thread, status: str) -> dict
 
 async def test_health_and_types(client: AsyncClient) -> None:
     assert (await client.health())["status"] == "ok"
-    types = {item["name"]: item for item in await client.types()}
+    types = {item.name: item for item in await client.types()}
     assert set(types) == {"note", "thread", "slow"}
-    assert set(types["note"]["state"]) == {"notes", "signals"}
-    assert "title" in types["note"]["args_schema"]["properties"]
+    assert types["note"].kind == "local" and types["note"].webhook_url is None
+    assert set(types["note"].state) == {"notes", "signals"}
+    assert types["note"].args_schema is not None
+    assert "title" in types["note"].args_schema["properties"]
 
 
 async def test_spawn_send_signal_and_state(client: AsyncClient) -> None:

@@ -67,7 +67,7 @@ def test_same_methods_and_docs_as_the_async_client() -> None:
 def test_entities(server: Server) -> None:
     with Client(server.url) as client:
         assert client.health()["status"] == "ok"
-        assert {item["name"] for item in client.types()} == {"note", "thread", "slow"}
+        assert {item.name for item in client.types()} == {"note", "thread", "slow"}
         note = client.spawn("note", "sync", message="one", tags={"kind": "sync"})
         assert isinstance(note, Entity) and note.url == "/note/sync"
         client.send(note, "two")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import BaseModel
 
 from wakeful.entities import vocabulary as v
@@ -102,3 +104,43 @@ async def test_a_failed_flush_fails_the_attempt_and_nothing_after_it_lands(
     assert item_keys(events) == ["retry"]
     errors = of_type(events, v.ERROR)
     assert errors == []  # the retry succeeded: the pass records no failure
+
+
+async def test_a_flush_not_waited_for_lands_on_its_own_soon(
+    harness_factory: HarnessFactory,
+) -> None:
+    registry = Registry()
+    seen_on_stream: list[list[object]] = []
+
+    @registry.entity("note", state={"items": Item})
+    async def note(ctx: Context, wake: Wake) -> None:
+        ctx.state.items.insert(Item(id="early"))
+        await ctx.flush(wait=False)
+        await asyncio.sleep(0.3)  # no other flush comes: it must not wait for one
+        seen_on_stream.append(item_keys(await harness.events(ctx.url)))
+        ctx.state.items.insert(Item(id="final"))
+
+    harness = await harness_factory(registry)
+    await harness.service.spawn("note", "a", message="go")
+    await harness.wait_passes("/note/a", 1)
+    assert seen_on_stream == [["early"]]
+    assert item_keys(await harness.events("/note/a")) == ["early", "final"]
+
+
+async def test_a_pass_ending_before_a_deferred_flush_commits_it_with_the_rest(
+    harness_factory: HarnessFactory,
+) -> None:
+    registry = Registry()
+
+    @registry.entity("quick", state={"items": Item})
+    async def quick(ctx: Context, wake: Wake) -> None:
+        ctx.state.items.insert(Item(id="deferred"))
+        await ctx.flush(wait=False)  # the pass ends before it is due
+
+    harness = await harness_factory(registry)
+    await harness.service.spawn("quick", "a", message="go")
+    await harness.wait_passes("/quick/a", 1)
+    await asyncio.sleep(0.1)  # past the deferral: nothing may land twice
+    events = await harness.events("/quick/a")
+    assert item_keys(events) == ["deferred"]
+    assert (await harness.service.get("/quick/a")).status == v.IDLE

@@ -467,7 +467,9 @@ class Agent:
             await self._interruptible(
                 executions[0] if len(executions) == 1 else asyncio.gather(*executions)
             )
-        await self.ctx.flush()
+        # Not waited for: the results commit with the next step's start (or on their own
+        # within milliseconds), and no tool runs before they have landed.
+        await self.ctx.flush(wait=False)
         return waiting
 
     async def _execute(self, run: dict[str, Any], call: dict[str, Any], tool: Tool) -> None:
@@ -498,8 +500,8 @@ class Agent:
             else:
                 self._call_done(call, r.COMPLETED, result=_jsonable(result), started=started)
                 break
-        # On its way at once, but not waited for: the next model call overlaps the commit,
-        # and the flush that starts the next tools waits for it (flushes land in order).
+        # Not waited for: the next model call overlaps the commit, and the flush that
+        # starts the next tools waits for it (flushes land in order).
         await self.ctx.flush(wait=False)
 
     def _call_update(self, call: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ..client.async_client import DEFAULT_URL
-from . import entities, observe, server
+from . import entities, entity_types, observe, server
 from .common import Connection
 
 app = typer.Typer(
@@ -47,7 +47,7 @@ app.command()(observe.observe)
 app.command()(entities.ps)
 app.command()(entities.signal)
 app.command()(entities.kill)
-app.command()(entities.types)
+app.add_typer(entity_types.app, name="types")
 
 
 def main() -> None:

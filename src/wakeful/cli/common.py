@@ -69,9 +69,15 @@ def _hint(error: WakefulError) -> str | None:
         return "this server needs a token: pass --token or set WAKEFUL_TOKEN"
     if error.code == "UNKNOWN_TYPE":
         return "`wakeful types` lists the types this server runs"
+    if error.code == "TYPE_IN_USE":
+        return "`wakeful ps --type TYPE` lists them"
+    if error.code == "LOCAL_TYPE":
+        return "types defined in Python change with the code the server runs"
+    if error.code == "WEBHOOK_URL_REJECTED":
+        return "use https://…, or http:// to localhost or 127.0.0.x"
     if error.code == "UNKNOWN_ENTITY":
         return "`wakeful ps` lists the entities"
-    if error.code == "INVALID_ADDRESS":
+    if error.code == "INVALID_ADDRESS" and not error.message.startswith("entity type"):
         return "entity URLs look like /type/id (see `wakeful ps`)"
     return None
 

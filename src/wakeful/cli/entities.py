@@ -1,4 +1,4 @@
-"""Commands that act on entities: spawn, send, signal, kill, ps and types.
+"""Commands that act on entities: spawn, send, signal, kill and ps.
 
 Each is one client call; with ``--json`` it prints the server's answer as JSON, else a
 short human line or a table.
@@ -7,7 +7,7 @@ short human line or a table.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -206,37 +206,3 @@ def ps(
 def _status(status: str) -> str:
     style = {"idle": "green", "paused": "yellow", "failed": "red"}.get(status, "dim")
     return f"[{style}]{escape(status)}[/]"
-
-
-def types(
-    ctx: typer.Context,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    token: TokenOption = None,
-) -> None:
-    """List the entity types the server runs."""
-
-    async def act(client: AsyncClient) -> list[dict[str, Any]]:
-        return await client.types()
-
-    found = run(ctx, url, token, as_json, act)
-    if as_json:
-        print_json(found)
-        return
-    if not found:
-        console().print(
-            "[dim]no entity types registered (serve one: wakeful serve module:registry)[/]"
-        )
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("TYPE", "DESCRIPTION", "STATE", "ARGS"):
-        table.add_column(column)
-    for item in found:
-        args = (item.get("args_schema") or {}).get("properties") or {}
-        table.add_row(
-            escape(str(item.get("name"))),
-            escape(str(item.get("description") or "")),
-            escape(", ".join(item.get("state") or {})),
-            escape(", ".join(args)),
-        )
-    console().print(table)

@@ -19,7 +19,7 @@ from .errors import (
     Unauthorized,
     WakefulError,
 )
-from .models import Entity, Event, Thread
+from .models import Entity, EntityType, Event, Thread
 from .sync_client import Client
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Client",
     "Conflict",
     "Entity",
+    "EntityType",
     "Event",
     "Forbidden",
     "InvalidURL",

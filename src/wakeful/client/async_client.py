@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from ..entities.addressing import Address, InvalidAddress, check_id
+from ..entities.addressing import Address, InvalidAddress, check_id, check_type
 from ..state import StateStore
 from ..streams.errors import BadRequest as _OffsetError
 from ..streams.offsets import BEGINNING, NOW, ZERO, parse_offset
@@ -33,7 +33,7 @@ from .errors import (
     unreachable,
 )
 from .frames import decode_batch, sse_batches
-from .models import Entity, Event, Thread
+from .models import Entity, EntityType, Event, Thread
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 DEFAULT_TIMEOUT = 30.0
@@ -76,6 +76,15 @@ def thread_id_of(target: ThreadRef) -> str:
     thread_id = target if isinstance(target, str) else target.id
     try:
         return check_id(thread_id)
+    except InvalidAddress as exc:
+        raise BadRequest(str(exc), code="INVALID_ADDRESS") from None
+
+
+def type_name_of(name: str) -> str:
+    """``name`` checked as a type name before it goes in a path (a ``/`` in it would
+    otherwise reach some other route and come back as a puzzling 404)."""
+    try:
+        return check_type(name)
     except InvalidAddress as exc:
         raise BadRequest(str(exc), code="INVALID_ADDRESS") from None
 
@@ -175,10 +184,48 @@ class AsyncClient:
         found: dict[str, Any] = await self._json("GET", "/healthz")
         return found
 
-    async def types(self) -> builtins.list[dict[str, Any]]:
-        """The registered entity types, each with its description and JSON schemas."""
-        found: builtins.list[dict[str, Any]] = await self._json("GET", "/v1/types")
-        return found
+    # -- entity types -----------------------------------------------------------------
+
+    async def types(self) -> builtins.list[EntityType]:
+        """The registered entity types, local ones first, each with its kind, description,
+        JSON schemas and (for remote types) webhook URL."""
+        found = await self._json("GET", "/v1/types")
+        return [EntityType.from_json(item) for item in found]
+
+    async def get_type(self, name: str) -> EntityType:
+        """One entity type (:class:`NotFound` when the server has no such type)."""
+        return EntityType.from_json(await self._json("GET", f"/v1/types/{type_name_of(name)}"))
+
+    async def register_type(
+        self,
+        name: str,
+        webhook_url: str,
+        *,
+        description: str = "",
+        args_schema: Mapping[str, Any] | None = None,
+        inbox_schema: Mapping[str, Any] | None = None,
+        lease_seconds: float | None = None,
+    ) -> EntityType:
+        """Register a remote type, whose entities are run by the webhook service at
+        ``webhook_url``, or update it if it exists. The schemas are JSON Schemas that spawn
+        arguments and inbox messages must satisfy; ``lease_seconds`` (server default 30)
+        is how long the service has to ack a wake. Raises :class:`BadRequest` for a bad
+        name, URL or schema and :class:`Conflict` for a type defined in Python."""
+        body: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "webhook": {"url": webhook_url},
+            "args_schema": None if args_schema is None else dict(args_schema),
+            "inbox_schema": None if inbox_schema is None else dict(inbox_schema),
+        }
+        if lease_seconds is not None:
+            body["lease_seconds"] = lease_seconds
+        return EntityType.from_json(await self._json("POST", "/v1/types", body=body))
+
+    async def delete_type(self, name: str) -> None:
+        """Remove a remote type. Raises :class:`Conflict` while entities of it exist, or for
+        a type defined in Python, and :class:`NotFound` for an unknown one."""
+        await self._call("DELETE", f"/v1/types/{type_name_of(name)}")
 
     # -- entities ---------------------------------------------------------------------
 

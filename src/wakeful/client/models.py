@@ -1,4 +1,5 @@
-"""Plain data the client returns: entities, threads and the events of an entity's stream.
+"""Plain data the client returns: entity types, entities, threads and the events of an
+entity's stream.
 
 They are frozen dataclasses built from the server's JSON, so callers get attribute access
 and type checking without depending on the server's Pydantic models.
@@ -8,6 +9,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EntityType:
+    """An entity type the server knows: ``kind`` is ``local`` (defined in Python by the
+    server's code) or ``remote`` (run by the webhook service at ``webhook_url``).
+
+    ``state`` maps the type's collections to their JSON schemas; ``args_schema`` and
+    ``inbox_schema`` are the JSON Schemas spawn arguments and messages must satisfy (``None``
+    when anything goes). ``lease_seconds`` is how long a remote service has to ack a wake.
+    """
+
+    name: str
+    kind: str
+    description: str
+    state: dict[str, Any]
+    args_schema: dict[str, Any] | None
+    inbox_schema: dict[str, Any] | None
+    webhook_url: str | None = None
+    lease_seconds: float | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EntityType:
+        """Build from the API's type object."""
+        webhook = data.get("webhook")
+        lease = data.get("lease_seconds")
+        return cls(
+            name=str(data["name"]),
+            kind=str(data.get("kind") or "local"),
+            description=str(data.get("description") or ""),
+            state=dict(data.get("state") or {}),
+            args_schema=data.get("args_schema"),
+            inbox_schema=data.get("inbox_schema"),
+            webhook_url=str(webhook["url"]) if isinstance(webhook, dict) else None,
+            lease_seconds=float(lease) if lease is not None else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

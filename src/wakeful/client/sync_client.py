@@ -121,6 +121,9 @@ class Client:
 
     health = _blocking(AsyncClient.health)
     types = _blocking(AsyncClient.types)
+    get_type = _blocking(AsyncClient.get_type)
+    register_type = _blocking(AsyncClient.register_type)
+    delete_type = _blocking(AsyncClient.delete_type)
     spawn = _blocking(AsyncClient.spawn)
     get = _blocking(AsyncClient.get)
     list = _iterating(AsyncClient.list)

@@ -451,9 +451,9 @@ class Context:
 
         The agent loop flushes after each step and tool result so that a crash resumes
         where it stopped. Writes still go through the pass's fenced producer. Flushes land
-        in the order they were asked for; ``wait=False`` returns before this one has
-        landed (a later flush that waits, or the end of the pass, waits for it, and raises
-        if it failed)."""
+        in the order they were asked for. ``wait=False`` returns at once: the writes commit
+        within milliseconds, or with the next flush that waits (which also raises if they
+        failed), or with the end of the pass, whichever comes first."""
         if self._flusher is not None:
             await self._flusher(self, wait)
 

@@ -43,6 +43,8 @@ PRODUCER = "wakeful-runtime"
 RUNTIME_BOOKKEEPING = frozenset({v.MANIFEST, v.WAKE})
 # How often, at most, a running pass looks for interrupt, stop and kill signals.
 SIGNAL_CHECK_SECONDS = 0.05
+# How long a flush not waited for may wait for company before it commits on its own.
+DEFERRED_FLUSH_SECONDS = 0.002
 
 
 @dataclass(slots=True)
@@ -61,6 +63,7 @@ class Flushes:
     contiguous: bool = True
     latest: asyncio.Future[None] | None = None
     failure: BaseException | None = None
+    deferred: asyncio.TimerHandle | None = None  # a flush not waited for, due soon
     landed: int = -1  # the producer sequence after the last append that landed
 
     def __post_init__(self) -> None:
@@ -368,6 +371,9 @@ class PassRunner:
                 log.warning("%s: handler attempt %d failed: %r", address, attempt, exc)
             finally:
                 self._flushes.pop(id(ctx), None)
+                if outcome.flushes.deferred is not None:
+                    outcome.flushes.deferred.cancel()  # the final commit takes what is left
+                    outcome.flushes.deferred = None
                 for helper in helpers:
                     helper.cancel()
                 if outcome.flushes.latest is not None:
@@ -449,12 +455,16 @@ class PassRunner:
             return
         if flushes.failure is not None:
             raise flushes.failure
-        seq = flushes.seq
-        operations, size = self._take_output(ctx, flushes)
-        if operations:
-            flushes.latest = asyncio.ensure_future(
-                self._commit_flush(flushes, operations, size, seq, flushes.latest)
-            )
+        if not wait:
+            # Committed within DEFERRED_FLUSH_SECONDS, or sooner with the next flush that
+            # waits: the agent loop's tool result and the next step's start then share one
+            # commit, and nothing that waits on a flush runs before this one has landed.
+            if flushes.deferred is None:
+                flushes.deferred = asyncio.get_running_loop().call_later(
+                    DEFERRED_FLUSH_SECONDS, self._start_flush, ctx, flushes
+                )
+            return
+        self._start_flush(ctx, flushes)
         latest = flushes.latest
         if wait and latest is not None:
             if not latest.done():
@@ -463,6 +473,20 @@ class PassRunner:
                 await asyncio.shield(latest)
             if flushes.failure is not None:
                 raise flushes.failure
+
+    def _start_flush(self, ctx: Context, flushes: Flushes) -> None:
+        """Put what is buffered on its way to the database, after the flushes before it."""
+        if flushes.deferred is not None:
+            flushes.deferred.cancel()
+            flushes.deferred = None
+        if flushes.failure is not None or self._flushes.get(id(ctx)) is not flushes:
+            return  # failed, or the pass is over: its final commit takes the rest
+        seq = flushes.seq
+        operations, size = self._take_output(ctx, flushes)
+        if operations:
+            flushes.latest = asyncio.ensure_future(
+                self._commit_flush(flushes, operations, size, seq, flushes.latest)
+            )
 
     @staticmethod
     def _take_output(ctx: Context, flushes: Flushes) -> tuple[list[batch.Operation], int]:
