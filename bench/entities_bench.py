@@ -2,8 +2,8 @@
 
 * Wake latency: from the moment ``EntityService.send`` is called to the moment the
   handler starts, one message at a time to an idle entity (p50 / p99). Measured with the
-  runtime in the same process as the sender, on SQLite and on PostgreSQL, and on
-  PostgreSQL also with the handler in a separate ``wakeful worker`` process.
+  runtime in the same process as the sender, and with the handler in a separate
+  ``wakeful worker`` process, on SQLite and on PostgreSQL.
 * Memory: resident set (RSS) of a ``wakeful serve`` process on an empty database and on
   one holding 100,000 idle entities (created, woken once, asleep since).
 * Throughput: handler passes per second with 1,000 entities active at once, each getting
@@ -470,13 +470,12 @@ async def run(
             )
             latency_p50.values[kind] = f"{statistics.median(samples):.2f}"
             latency_p99.values[kind] = f"{percentile(samples, 0.99):.2f}"
-            if kind == "PostgreSQL":
-                console.log(f"[bold]{kind}[/bold]: wake latency, worker process")
-                samples = await latency_cross_process(
-                    database(kind, "remote"), sizes.latency_samples, sizes.latency_warmup
-                )
-                remote_p50.values[kind] = f"{statistics.median(samples):.2f}"
-                remote_p99.values[kind] = f"{percentile(samples, 0.99):.2f}"
+            console.log(f"[bold]{kind}[/bold]: wake latency, worker process")
+            samples = await latency_cross_process(
+                database(kind, "remote"), sizes.latency_samples, sizes.latency_warmup
+            )
+            remote_p50.values[kind] = f"{statistics.median(samples):.2f}"
+            remote_p99.values[kind] = f"{percentile(samples, 0.99):.2f}"
             console.log(f"[bold]{kind}[/bold]: throughput")
             rate, handled = await throughput(
                 database(kind, "throughput"), sizes.active_entities, sizes.throughput_seconds

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from wakeful.streams.model import AppendRequest, CreateRequest
 from wakeful.streams.storage.sqlite import SqliteStorage
 from wakeful.streams.storage.sqlite_writer import Effects, GroupCommitWriter
 
@@ -106,3 +107,25 @@ async def test_storage_commits_inline_only_without_a_sync_per_commit(
         assert await future == 7
     finally:
         await storage.stop()
+
+
+async def test_a_commit_by_another_connection_wakes_this_ones_readers(tmp_path: Path) -> None:
+    """Two storages on one file stand for two processes: SQLite tells neither of the
+    other's commits, so each looks for them (``PRAGMA data_version``) and wakes its own
+    live readers, which otherwise only their own commits would wake."""
+    path = str(tmp_path / "shared.db")
+    writer, reader = SqliteStorage(path), SqliteStorage(path)
+    await writer.start()
+    await reader.start()
+    try:
+        await writer.create(CreateRequest("s", "text/plain", None, None, False, b""))
+        stream = await reader.head("s")
+        for round_ in range(3):
+            changed = reader.hub.watch(stream.id)
+            await writer.append(AppendRequest("s", "text/plain", [f"m{round_}".encode()]))
+            assert await reader.hub.wait(changed, 2.0), f"round {round_}: reader not woken"
+        quiet = reader.hub.watch(stream.id)
+        assert not await reader.hub.wait(quiet, 0.3)  # nothing committed: no wake
+    finally:
+        await reader.stop()
+        await writer.stop()

@@ -299,6 +299,8 @@ async def test_spawn_with_args_and_message_wakes_the_parent_with_the_response(
     assert quiet_info.parent is None
     children = await harness.service.list(parent="/parent/p")
     assert [info.url for info in children] == ["/child/c1"]
+    # The handler saw the report; its pass commits (with its wake record) just after.
+    await harness.wait_passes("/parent/p", 2)
     events = await harness.events("/parent/p")
     manifest = {event["key"] for event in of_type(events, v.MANIFEST)}
     assert {"child:/child/c1", f"child:{quiet}"} <= manifest

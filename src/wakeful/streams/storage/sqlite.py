@@ -336,14 +336,15 @@ class SqliteStorage(Storage):
         self._reader = self._connect()
         self._reader.execute("PRAGMA query_only = 1")
         if not self._memory:
-            self._watcher = asyncio.create_task(self._watch_other_writers(self._writer))
+            # From start on: what other processes committed before is not news.
+            seen = self._writer.data_version()
+            self._watcher = asyncio.create_task(self._watch_other_writers(self._writer, seen))
 
-    async def _watch_other_writers(self, writer: GroupCommitWriter) -> None:
+    async def _watch_other_writers(self, writer: GroupCommitWriter, seen: int | None) -> None:
         """Other processes on the same file (``wakeful worker`` beside ``wakeful serve``)
         commit without telling this one: look for their commits every
         ``OTHER_WRITERS_CHECK_SECONDS``, and wake every live reader and worker here when
         there were some, as PostgreSQL's notifications would."""
-        seen: int | None = None
         while True:
             await asyncio.sleep(OTHER_WRITERS_CHECK_SECONDS)
             version = writer.data_version()
