@@ -45,7 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -133,6 +133,14 @@ class Measured:
         return statistics.median(self.ms_per_step)
 
     @property
+    def spread(self) -> str:
+        """The middle half of the runs' ms per step (25th to 75th percentile)."""
+        if len(self.ms_per_step) < 2:
+            return "—"
+        low, _, high = statistics.quantiles(self.ms_per_step, n=4)
+        return f"{low:.3f} to {high:.3f}"
+
+    @property
     def bytes(self) -> float | None:
         return statistics.median(self.bytes_per_step) if self.bytes_per_step else None
 
@@ -156,7 +164,9 @@ def database_bytes(path: Path) -> int:
 # --- Wakeful ---------------------------------------------------------------------------------
 
 
-async def measure_wakeful(directory: Path, steps: int, runs: int, result: Measured) -> None:
+async def measure_wakeful(
+    directory: Path, steps: int, runs: int, result: Measured
+) -> AsyncIterator[None]:
     """One entity per run, each handling one message with a run of ``steps`` steps."""
     timings: dict[str, float] = {}
     finished = asyncio.Event()
@@ -198,12 +208,13 @@ async def measure_wakeful(directory: Path, steps: int, runs: int, result: Measur
                 result.ms_per_step.append(timings[url] * 1000 / steps)
                 result.bytes_per_step.append((head.tail - before) / steps)
                 result.file_per_step.append((database_bytes(database) - file_before) / steps)
+            yield
     finally:
         await background.stop()
         await storage.stop()
 
 
-async def measure_wakeful_off(steps: int, runs: int, result: Measured) -> None:
+async def measure_wakeful_off(steps: int, runs: int, result: Measured) -> AsyncIterator[None]:
     """The same agent loop with persistence off: a handler context over an in-memory
     state, with nothing flushed or committed."""
     registry = Registry()
@@ -235,9 +246,10 @@ async def measure_wakeful_off(steps: int, runs: int, result: Measured) -> None:
         assert outcome.steps == steps, outcome
         if index:
             result.ms_per_step.append(elapsed * 1000 / steps)
+        yield
 
 
-def measure_plain(steps: int, runs: int, result: Measured) -> None:
+def measure_plain(steps: int, runs: int, result: Measured) -> Iterator[None]:
     for index in range(runs + 1):
         model = scripted_model()
         messages = [Message("user", "Go.")]
@@ -250,12 +262,15 @@ def measure_plain(steps: int, runs: int, result: Measured) -> None:
                 messages.append(Message("tool", str(value), tool_call_id=found.id))
         if index:
             result.ms_per_step.append((time.perf_counter() - started) * 1000 / steps)
+        yield
 
 
 # --- DBOS ------------------------------------------------------------------------------------
 
 
-def measure_dbos(directory: Path, steps: int, runs: int, result: Measured, tuned: bool) -> None:
+def measure_dbos(
+    directory: Path, steps: int, runs: int, result: Measured, tuned: bool
+) -> Iterator[None]:
     import sqlalchemy
     from dbos import DBOS
 
@@ -318,6 +333,7 @@ def measure_dbos(directory: Path, steps: int, runs: int, result: Measured, tuned
             if index:
                 result.ms_per_step.append(elapsed * 1000 / steps)
                 result.file_per_step.append((database_bytes(database) - before) / steps)
+            yield
     finally:
         DBOS.destroy(destroy_registry=True)
         del dbos
@@ -340,7 +356,7 @@ class GraphState(TypedDict):
 
 def measure_langgraph(
     directory: Path, steps: int, runs: int, result: Measured, durability: str, tuned: bool
-) -> None:
+) -> Iterator[None]:
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.graph import END, START, StateGraph
 
@@ -400,6 +416,7 @@ def measure_langgraph(
                 result.ms_per_step.append(elapsed * 1000 / steps)
                 if saver is not None:
                     result.file_per_step.append((database_bytes(database) - before) / steps)
+            yield
     finally:
         connection.close()
 
@@ -453,6 +470,7 @@ def rows(results: list[Measured]) -> tuple[list[str], list[list[str]]]:
     headers = [
         "Target",
         "ms per step",
+        "middle half of runs",
         "overhead ms per step",
         "stream bytes per step",
         "database growth per step",
@@ -461,7 +479,7 @@ def rows(results: list[Measured]) -> tuple[list[str], list[list[str]]]:
     body = []
     for item in results:
         if item.error is not None:
-            body.append([item.label, "—", "—", "—", "—", item.error])
+            body.append([item.label, "—", "—", "—", "—", "—", item.error])
             continue
         added = overhead(item)
         ratio = ""
@@ -470,7 +488,7 @@ def rows(results: list[Measured]) -> tuple[list[str], list[list[str]]]:
         stream = "—" if item.bytes is None else f"{item.bytes:,.0f}"
         growth = "—" if item.file is None else f"{item.file:,.0f}"
         cost = "—" if added is None else f"{added:.3f}"
-        body.append([item.label, f"{item.ms:.3f}", cost, stream, growth, ratio])
+        body.append([item.label, f"{item.ms:.3f}", item.spread, cost, stream, growth, ratio])
     return headers, body
 
 
@@ -521,13 +539,15 @@ Measured on {date} with `{command}` on:
 {verdict(results)}
 
 A {steps}-step tool loop ({steps} model calls, {steps} tool calls) with an instant scripted
-model, {runs} runs per target after one warm-up run; the table shows medians. "Overhead"
+model, {runs} runs per target after one warm-up run, the targets taking turns run by run
+(DBOS with its own settings after the others: DBOS is one per process); the table shows
+medians, and the range of the middle half of the runs. "Overhead"
 is what persistence costs: the time per step beyond the same loop with persistence off
 (Wakeful's agent loop on in-memory state for Wakeful, the plain loop for DBOS, whose
 workflow without DBOS is that loop, and the graph without a checkpointer for LangGraph);
 "overhead vs Wakeful" divides a peer's overhead by ours. "Stream bytes" are the bytes of
-the entity's stream (what a reader downloads); "database growth" is the growth of the SQLite file,
-indexes and bookkeeping included. Every database is in WAL mode with
+the entity's stream (what a reader downloads); "database growth" is the growth of the SQLite
+file, indexes and bookkeeping included. Every database is in WAL mode with
 `synchronous=NORMAL` (a write survives a killed process, not a power cut), as Wakeful's
 is by default, except the "defaults" row: DBOS's own settings, a rollback journal with
 `synchronous=FULL`.
@@ -548,11 +568,39 @@ def update_file(path: Path, text: str) -> None:
     path.write_text(updated.rstrip("\n") + "\n")
 
 
-def attempt(item: Measured, measure: Callable[[], None]) -> None:
+Runs = Iterator[None] | AsyncIterator[None]
+
+
+async def interleaved(targets: list[tuple[Measured, Callable[[], Runs]]]) -> None:
+    """Run the targets' runs in turn (one run of each, then the next of each, ...), so
+    that a machine getting faster or slower over the minutes affects all of them alike.
+    A target whose extra is not installed gets a note instead of numbers."""
+    active: list[tuple[Measured, Runs]] = []
+    for item, start in targets:
+        try:
+            active.append((item, start()))
+        except ImportError as exc:
+            item.error = f"not installed ({exc.name}): pip install -e '.[bench]'"
     try:
-        measure()
-    except ImportError as exc:
-        item.error = f"not installed ({exc.name}): pip install -e '.[bench]'"
+        while active:
+            for entry in list(active):
+                item, runs = entry
+                try:
+                    if isinstance(runs, AsyncIterator):
+                        await anext(runs)
+                    else:
+                        next(runs)
+                except (StopIteration, StopAsyncIteration):
+                    active.remove(entry)
+                except ImportError as exc:
+                    item.error = f"not installed ({exc.name}): pip install -e '.[bench]'"
+                    active.remove(entry)
+    finally:
+        for _, runs in active:
+            if isinstance(runs, AsyncIterator):
+                await runs.aclose()  # type: ignore[attr-defined]
+            else:
+                runs.close()  # type: ignore[attr-defined]
 
 
 def main(argv: list[str]) -> None:
@@ -598,29 +646,48 @@ def main(argv: list[str]) -> None:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as temporary:
         directory = Path(temporary)
-        with console.status("Wakeful"):
-            asyncio.run(measure_wakeful(directory, steps, runs, wakeful))
-            asyncio.run(measure_wakeful_off(steps, runs, wakeful_off))
-        with console.status("plain loop"):
-            measure_plain(steps, runs, plain)
-        with console.status("DBOS"):
-            attempt(dbos, lambda: measure_dbos(directory, steps, runs, dbos, tuned=True))
-            attempt(
-                dbos_defaults,
-                lambda: measure_dbos(directory, steps, runs, dbos_defaults, tuned=False),
+        with console.status("all targets, in turn"):
+            asyncio.run(
+                interleaved(
+                    [
+                        (wakeful, lambda: measure_wakeful(directory, steps, runs, wakeful)),
+                        (wakeful_off, lambda: measure_wakeful_off(steps, runs, wakeful_off)),
+                        (plain, lambda: measure_plain(steps, runs, plain)),
+                        (dbos, lambda: measure_dbos(directory, steps, runs, dbos, tuned=True)),
+                        (
+                            graph_off,
+                            lambda: measure_langgraph(
+                                directory, steps, runs, graph_off, "off", tuned=True
+                            ),
+                        ),
+                        (
+                            graph,
+                            lambda: measure_langgraph(
+                                directory, steps, runs, graph, "sync", tuned=True
+                            ),
+                        ),
+                        (
+                            graph_async,
+                            lambda: measure_langgraph(
+                                directory, steps, runs, graph_async, "async", tuned=True
+                            ),
+                        ),
+                    ]
+                )
             )
-        with console.status("LangGraph"):
-            attempt(
-                graph_off,
-                lambda: measure_langgraph(directory, steps, runs, graph_off, "off", tuned=True),
-            )
-            attempt(
-                graph,
-                lambda: measure_langgraph(directory, steps, runs, graph, "sync", tuned=True),
-            )
-            attempt(
-                graph_async,
-                lambda: measure_langgraph(directory, steps, runs, graph_async, "async", tuned=True),
+        with console.status("DBOS with its own settings"):
+            # DBOS is one per process: its second configuration runs after the others.
+            asyncio.run(
+                interleaved(
+                    [
+                        (
+                            dbos_defaults,
+                            lambda: measure_dbos(
+                                directory, steps, runs, dbos_defaults, tuned=False
+                            ),
+                        )
+                    ]
+                )
             )
     headers, body = rows(results)
     table = Table(title=f"Agent loop: {steps} steps, median of {runs} runs", title_justify="left")
