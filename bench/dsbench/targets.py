@@ -53,7 +53,7 @@ class Target:
     command: Callable[[Launch], list[str]]
     ours: bool = False
     # True when a second process started on the same data serves the same streams with
-    # live delivery between them (a shared PostgreSQL); enables the cross-process row.
+    # live delivery between them (a shared database); enables the cross-process row.
     multi_process: bool = False
     env: dict[str, str] = field(default_factory=dict)
     # What a reader must know to compare it fairly (durability, mode), for the report.
@@ -177,9 +177,12 @@ def default_targets() -> list[Target]:
             "wakeful-sqlite",
             "Wakeful (SQLite)",
             lambda d: str(d / "streams.db"),
+            multi_process=True,
             note="one SQLite file in WAL mode with synchronous=NORMAL (the default): an"
             " acknowledged append survives a crash of the server process but not a power"
-            " loss; concurrent appends share one commit",
+            " loss; an append that finds the writer idle commits at once, concurrent ones"
+            " share one commit; a second process on the same file sees the first's"
+            " appends by checking for them every 50 ms",
         ),
         wakeful_target(
             "wakeful-postgres",

@@ -466,7 +466,7 @@ class PassRunner:
             return
         self._start_flush(ctx, flushes)
         latest = flushes.latest
-        if wait and latest is not None:
+        if latest is not None:
             if not latest.done():
                 # Shielded: a flush whose caller is cancelled still lands (or fails) in
                 # order; the end of the pass waits for it.
