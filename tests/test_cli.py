@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from cli_support import as_json, failed, invoker, ok
 from client_types import SLOW_TEXT, pythonpath, serve
 from servers import Server, free_port
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from wakeful.cli import app
 from wakeful.client import Client
 
 WAIT = 15.0
@@ -35,30 +35,7 @@ def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
 @pytest.fixture
 def wakeful(server: Server) -> Callable[..., Result]:
     """``wakeful(*args)`` runs the command in-process against the module's server."""
-    runner = CliRunner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        environment = {"WAKEFUL_URL": server.url, "WAKEFUL_TOKEN": "", **(env or {})}
-        return runner.invoke(app, list(args), env=environment)
-
-    return invoke
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.stdout
-
-
-def failed(result: Result, code: int = 1) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result.stderr
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(ok(result))
+    return invoker(server)
 
 
 def until(probe: Callable[[], Any], what: str) -> Any:

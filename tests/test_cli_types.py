@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_support import as_json, invoker, ok
+from cli_support import failed as cli_failed
 from client_types import serve
 from servers import Server, free_port
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from wakeful.cli import app
 from wakeful.client import Client
 
 
@@ -30,30 +30,11 @@ def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
 @pytest.fixture
 def wakeful(server: Server) -> Callable[..., Result]:
     """``wakeful(*args)`` runs the command in-process against the module's server."""
-    runner = CliRunner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        environment = {"WAKEFUL_URL": server.url, "WAKEFUL_TOKEN": "", **(env or {})}
-        return runner.invoke(app, list(args), env=environment)
-
-    return invoke
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.stdout
+    return invoker(server)
 
 
 def failed(result: Result, code: int = 1) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return " ".join(result.stderr.split())  # Rich may wrap long lines
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(ok(result))
+    return " ".join(cli_failed(result, code).split())  # Rich may wrap long lines
 
 
 def webhook() -> str:

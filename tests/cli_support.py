@@ -1,0 +1,41 @@
+"""Running ``wakeful`` in-process against a real server, and checking how it ended."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from servers import Server
+from typer.testing import CliRunner, Result
+
+from wakeful.cli import app
+
+
+def invoker(server: Server) -> Callable[..., Result]:
+    """``invoke(*args, env=None)`` runs the command in-process against ``server``."""
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        environment = {"WAKEFUL_URL": server.url, "WAKEFUL_TOKEN": "", **(env or {})}
+        return runner.invoke(app, list(args), env=environment)
+
+    return invoke
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stdout
+
+
+def failed(result: Result, code: int = 1) -> str:
+    """The error output of a command that failed cleanly (no traceback) with ``code``."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result.stderr
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(ok(result))
