@@ -11,14 +11,22 @@ from typer.testing import CliRunner, Result
 
 from wakeful.cli import app
 
+# Rich sizes what it prints to the terminal (COLUMNS, else 80) and wraps error panels to
+# fit, which would split the phrases tests look for; a fixed width wider than any message
+# they check makes the output the same whatever terminal runs the tests.
+TERMINAL = {"COLUMNS": "500", "LINES": "100"}
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Runs ``wakeful *args`` in-process on a terminal of fixed width."""
+    return CliRunner().invoke(app, list(args), env={**TERMINAL, **(env or {})})
+
 
 def invoker(server: Server) -> Callable[..., Result]:
     """``invoke(*args, env=None)`` runs the command in-process against ``server``."""
-    runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        environment = {"WAKEFUL_URL": server.url, "WAKEFUL_TOKEN": "", **(env or {})}
-        return runner.invoke(app, list(args), env=environment)
+        return run_cli(*args, env={"WAKEFUL_URL": server.url, "WAKEFUL_TOKEN": "", **(env or {})})
 
     return invoke
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cli_support import as_json, failed, invoker, ok
+from cli_support import TERMINAL, as_json, failed, invoker, ok
 from client_types import SLOW_TEXT, pythonpath, serve
 from servers import Server, free_port
 from typer.testing import Result
@@ -139,7 +139,7 @@ def test_observe_until_idle(wakeful: Callable[..., Result], server: Server) -> N
 
 
 def test_observe_renders_live_text_and_stops_on_ctrl_c(server: Server) -> None:
-    env = {**os.environ, "PYTHONPATH": pythonpath(), "WAKEFUL_URL": server.url}
+    env = {**os.environ, **TERMINAL, "PYTHONPATH": pythonpath(), "WAKEFUL_URL": server.url}
     with Client(server.url) as client:
         client.spawn("slow", "cli-live", message="go")
     # Attaches while the answer streams, shows it all once, and exits when the run is done.

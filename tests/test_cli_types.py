@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import as_json, invoker, ok
-from cli_support import failed as cli_failed
+from cli_support import as_json, failed, invoker, ok
 from client_types import serve
 from servers import Server, free_port
 from typer.testing import Result
@@ -31,10 +30,6 @@ def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
 def wakeful(server: Server) -> Callable[..., Result]:
     """``wakeful(*args)`` runs the command in-process against the module's server."""
     return invoker(server)
-
-
-def failed(result: Result, code: int = 1) -> str:
-    return " ".join(cli_failed(result, code).split())  # Rich may wrap long lines
 
 
 def webhook() -> str:
@@ -59,7 +54,7 @@ def test_register_list_show_and_delete(wakeful: Callable[..., Result], tmp_path:
     )  # fmt: skip
     assert "registered remote type echo" in said and url in said
 
-    table = ok(wakeful("types", env={"COLUMNS": "200"}))  # one line per type
+    table = ok(wakeful("types"))  # one line per type
     header, *rows = table.splitlines()
     assert header.split() == ["TYPE", "KIND", "DESCRIPTION", "STATE", "ARGS", "WEBHOOK"]
     echo = next(row for row in rows if row.split()[0] == "echo")

@@ -12,10 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_support import run_cli
 from servers import Server
-from typer.testing import CliRunner
-
-from wakeful.cli import app
 
 TESTS = Path(__file__).resolve().parents[1]
 REGISTRY = "entities.process_types:registry"
@@ -106,12 +104,11 @@ def test_serve_runs_the_types_of_a_registry(
 
 
 def test_serve_and_worker_refuse_a_registry_they_cannot_load(database: str) -> None:
-    runner = CliRunner()
     for command in ("serve", "worker"):
-        result = runner.invoke(app, [command, "no_such_module:registry", "--database", database])
+        result = run_cli(command, "no_such_module:registry", "--database", database)
         assert result.exit_code != 0
         assert "cannot load registry" in result.output
-    result = runner.invoke(app, ["worker", "entities.process_types:Handled"])
+    result = run_cli("worker", "entities.process_types:Handled")
     assert result.exit_code != 0
     assert "not a wakeful Registry" in result.output
 
