@@ -38,7 +38,7 @@ pytest: $(STAMP) $(NODE_STAMP)
 test: lint typecheck pytest
 
 conformance: $(STAMP) $(NODE_STAMP)
-	$(BIN)/pytest -q tests/test_conformance.py
+	$(BIN)/pytest -q tests/streams/test_conformance.py
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

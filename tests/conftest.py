@@ -22,10 +22,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
-from backends import backend, storage
 from hypothesis import settings
-from postgres import new_schema, postgres_url, require_postgres, schema_url
-from servers import Server, free_port
+from support.backends import backend, storage
+from support.postgres import new_schema, postgres_url, require_postgres, schema_url
+from support.servers import Server, free_port
 
 from wakeful.server.app import ServerSettings, create_app
 

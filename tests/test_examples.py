@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from servers import free_port
+from support.servers import free_port
 
 from wakeful.agent.models.demo import LABEL
 from wakeful.entities.definition import Registry

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from fakes import FakeAnthropic, FakeOpenAI
+from support.fakes import FakeAnthropic, FakeOpenAI
 
 from wakeful.entities.definition import Registry
 from wakeful.server.app import ServerSettings, create_app

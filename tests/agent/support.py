@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import httpx
 import orjson
-from fakes import FakeServer, HTTPError, Recorded, Reply
 from fastapi import FastAPI
+from support.fakes import FakeServer, HTTPError, Recorded, Reply
 
 from wakeful.agent.loop import Agent, RunResult
 from wakeful.agent.models import Model, resolve

@@ -1,7 +1,7 @@
 """Chaos: a real ``wakeful worker`` process killed with SIGKILL at 50 random points of
 multi-step tool runs, and started again each time.
 
-Agents (see :mod:`agent_chaos_types`) run 8 steps per message, each calling a retried
+Agents (see :mod:`agent.agent_chaos_types`) run 8 steps per message, each calling a retried
 tool and a single-attempt tool whose side effects go to files. While the worker is down
 the test reads the streams and, for agents whose run completed, sends the next message,
 so runs keep going for the whole test. After the last kill the worker runs until every
@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import agent_chaos_types as chaos
-
+from agent import agent_chaos_types as chaos
 from wakeful.agent.records import Rows
 from wakeful.entities.addressing import Address
 from wakeful.entities.definition import Registry
@@ -53,7 +52,7 @@ TYPE = "chaos_agent"
 
 
 class Worker:
-    """``wakeful worker agent_chaos_types:registry`` on the test's database."""
+    """``wakeful worker agent.agent_chaos_types:registry`` on the test's database."""
 
     def __init__(self, database: Path, directory: Path) -> None:
         self.database = database
@@ -72,7 +71,7 @@ class Worker:
             "-m",
             "wakeful",
             "worker",
-            "agent_chaos_types:registry",
+            "agent.agent_chaos_types:registry",
             "--database",
             str(self.database),
             "--log-level",
@@ -153,7 +152,7 @@ class Workload:
         storage = open_storage(str(self.database))
         await storage.start()
         try:
-            service = EntityService(storage, Registry.load("agent_chaos_types:registry"))
+            service = EntityService(storage, Registry.load("agent.agent_chaos_types:registry"))
             busy = 0
             for url in self.urls:
                 agent = await read_agent(storage, url)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fakes import FakeToolCall, Reply
+from support.fakes import FakeToolCall, Reply
 
 from wakeful.agent.models import Message
 from wakeful.agent.tools import tool

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fakes import FakeToolCall, HTTPError, Reply
+from support.fakes import FakeToolCall, HTTPError, Reply
 
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry

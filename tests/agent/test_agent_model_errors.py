@@ -4,7 +4,7 @@ client errors fail the run with an error event, a stream cut short is retried.""
 from __future__ import annotations
 
 import pytest
-from fakes import HTTPError, Reply
+from support.fakes import HTTPError, Reply
 
 from wakeful.entities.definition import Registry
 

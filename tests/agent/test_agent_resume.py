@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from fakes import FakeToolCall, Reply
+from support.fakes import FakeToolCall, Reply
 
 from wakeful.agent.tools import RetryPolicy, ToolContext, tool
 from wakeful.entities.definition import Registry

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import Any
 
-from fakes import FakeToolCall, Reply
+from support.fakes import FakeToolCall, Reply
 
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from fakes import Reply
+from support.fakes import Reply
 
 from wakeful.entities.definition import Registry
 

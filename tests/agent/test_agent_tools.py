@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from fakes import FakeToolCall, Reply
 from pydantic import BaseModel
+from support.fakes import FakeToolCall, Reply
 
 from wakeful.agent.tools import RetryPolicy, ToolContext, tool
 from wakeful.entities.definition import Registry

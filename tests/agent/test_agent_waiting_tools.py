@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fakes import FakeToolCall, Reply
+from support.fakes import FakeToolCall, Reply
 
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from servers import Server
+from support.servers import Server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import httpx
-from servers import Server
+from support.servers import Server
 
 from .conftest import SSE_SECONDS, TOKEN
 

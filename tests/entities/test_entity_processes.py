@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_support import run_cli
-from servers import Server
+from support.cli_support import run_cli
+from support.servers import Server
 
 TESTS = Path(__file__).resolve().parents[1]
 REGISTRY = "entities.process_types:registry"

@@ -20,8 +20,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from postgres import RUN, schema_url
-from servers import Server
+from support.postgres import RUN, schema_url
+from support.servers import Server
 
 TESTS = Path(__file__).resolve().parents[1]
 REGISTRY = "entities.spread_types:registry"

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import Server
+from support.servers import Server
 
 from .support import eventually
 from .webhook_service import WebhookService

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
-from servers import free_port
+from support.servers import free_port
 
 from wakeful.entities.definition import Registry
 from wakeful.server.app import ServerSettings, create_app

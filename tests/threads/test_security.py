@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import free_port
 from starlette.requests import Request
+from support.servers import free_port
 
 from wakeful.agent.models import TestModel
 from wakeful.agent.models.test import answer, call

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from postgres import schema_url
-from servers import Server, running, sqlite_database
+from support.postgres import schema_url
+from support.servers import Server, running, sqlite_database
 
 TEXT = {"Content-Type": "text/plain"}
 JSON = {"Content-Type": "application/json"}

@@ -1,6 +1,6 @@
 """The agent of the agent chaos test, imported by its worker processes.
 
-``wakeful worker agent_chaos_types:registry`` (with this directory on ``PYTHONPATH``) runs
+``wakeful worker agent.agent_chaos_types:registry`` (with ``tests/`` on ``PYTHONPATH``) runs
 it. Each inbox message starts a run of :data:`STEPS` steps; in each the model streams a
 little text and calls two tools at once, then it answers. The model is deterministic and
 reads where it is from the conversation, so a run resumed in another process asks for

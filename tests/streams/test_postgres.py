@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
-from postgres import schema_url
+from support.postgres import schema_url
 
 from wakeful.streams import batch
 from wakeful.streams.errors import Conflict

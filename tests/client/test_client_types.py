@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from client_types import serve
-from servers import Server, free_port
+from support.client_types import serve
+from support.servers import Server, free_port
 
 from wakeful.client import (
     AsyncClient,

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import Server
+from support.servers import Server
 
-CONFORMANCE = Path(__file__).resolve().parent.parent / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[2] / "conformance"
 EXPECTED_TESTS = 338
 TIMEOUT_SECONDS = 900
 # Suites not implemented yet on a backend: their tests may fail there (reported as an

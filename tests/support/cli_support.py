@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
-from servers import Server
 from typer.testing import CliRunner, Result
 
+from support.servers import Server
 from wakeful.cli import app
 
 # Rich sizes what it prints to the terminal (COLUMNS, else 80) and wraps error panels to
@@ -37,12 +38,18 @@ def ok(result: Result) -> str:
     return result.stdout
 
 
+# The borders Rich draws around an error panel.
+_PANEL = re.compile(r"[\u2500-\u257f]")
+
+
 def failed(result: Result, code: int = 1) -> str:
-    """The error output of a command that failed cleanly (no traceback) with ``code``."""
+    """The error output of a command that failed cleanly (no traceback) with ``code``,
+    with panel borders removed and whitespace collapsed, so that a message reads the same
+    however the console wrapped it."""
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.stdout + result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result.stderr
+    return " ".join(_PANEL.sub(" ", result.stderr).split())
 
 
 def as_json(result: Result) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from postgres import schema_url
+from support.postgres import schema_url
 
 from wakeful.streams.storage import postgres_schema, sqlite_schema
 from wakeful.streams.storage.postgres import PostgresStorage

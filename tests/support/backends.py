@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from postgres import require_postgres, schema_url
 
+from support.postgres import require_postgres, schema_url
 from wakeful.streams.storage import Storage, open_storage
 
 BACKENDS = ["sqlite", "postgres"]

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import as_json, failed, invoker, ok
-from client_types import serve
-from servers import Server, free_port
+from support.cli_support import as_json, failed, invoker, ok
+from support.client_types import serve
+from support.servers import Server, free_port
 from typer.testing import Result
 
 from wakeful.client import Client

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 import pytest
-from postgres import schema_url
+from support.postgres import schema_url
 
 from wakeful.streams import batch
 from wakeful.streams.errors import Conflict, NotFound, StreamError

@@ -21,7 +21,7 @@ from durable_streams import (
     StreamNotFoundError,
     astream,
 )
-from servers import Server
+from support.servers import Server
 
 _names = itertools.count()
 

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import h11
 import pytest
-from servers import Server
+from support.servers import Server
 
 MAX_BODY = 1024
 MOUNT = "/v1/stream/"

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from client_types import SLOW_TEXT, eventually, serve
-from servers import Server, free_port
+from support.client_types import SLOW_TEXT, eventually, serve
+from support.servers import Server, free_port
 
 from wakeful.client import (
     AsyncClient,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from servers import Server
+from support.servers import Server
 
 ROUNDS = 5
 PLAIN_WRITERS = 8

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cli_support import TERMINAL, as_json, failed, invoker, ok
-from client_types import SLOW_TEXT, pythonpath, serve
-from servers import Server, free_port
+from support.cli_support import TERMINAL, as_json, failed, invoker, ok
+from support.client_types import SLOW_TEXT, pythonpath, serve
+from support.servers import Server, free_port
 from typer.testing import Result
 
 from wakeful.client import Client

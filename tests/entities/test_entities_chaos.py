@@ -2,7 +2,7 @@
 
 Parents spawn children and wait for them to complete, children fire timers and send
 delayed messages to peers, parents forward messages to peers, and clients keep sending
-messages to parents and peers over HTTP the whole time (see :mod:`chaos_types`). Meanwhile
+messages to parents and peers over HTTP the whole time (see :mod:`entities.chaos_types`). Meanwhile
 a worker process is killed with SIGKILL and started again, 50 times. At the end:
 
 * every message a client sent (and got an id for) is on its target's stream and was
@@ -38,16 +38,16 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from postgres import require_postgres, schema_url
-from servers import STARTUP_SECONDS, free_port
+from support.postgres import require_postgres, schema_url
+from support.servers import STARTUP_SECONDS, free_port
 
 from wakeful.entities.addressing import Address
 from wakeful.state import StateStore
 from wakeful.streams.errors import StreamError
 from wakeful.streams.storage import open_storage
 
-HERE = Path(__file__).resolve().parent
-REGISTRY = "chaos_types:registry"
+TESTS = Path(__file__).resolve().parents[1]
+REGISTRY = "entities.chaos_types:registry"
 SEED = int(os.environ.get("WAKEFUL_CHAOS_SEED", "20261122"))
 KILLS = 50
 PARENTS = [f"p{index}" for index in range(6)]
@@ -63,9 +63,9 @@ REQUEST_TIMEOUT = 5.0
 
 @pytest.fixture(autouse=True)
 def _registry_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Worker processes import :mod:`chaos_types` from this directory."""
+    """Worker processes import :mod:`entities.chaos_types` from this package."""
     path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{path}" if path else str(HERE))
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS}{os.pathsep}{path}" if path else str(TESTS))
 
 
 class Process:

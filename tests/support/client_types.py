@@ -1,5 +1,5 @@
 """Entity types the client and CLI tests load into a ``wakeful serve`` subprocess
-(as ``client_types:registry``, with this directory on ``PYTHONPATH``).
+(as ``support.client_types:registry``, with ``tests/`` on ``PYTHONPATH``).
 
 * ``note``: keeps every inbox message and every custom signal as state rows, so a test
   can check that what it sent arrived, exactly once.
@@ -9,7 +9,7 @@
   that a test can kill the server while text is still streaming. Its short lease lets a
   restarted server take it over within seconds of a ``kill -9``.
 
-:func:`serve` starts ``wakeful serve client_types:registry`` as a subprocess.
+:func:`serve` starts ``wakeful serve support.client_types:registry`` as a subprocess.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from servers import Server
 
+from support.servers import Server
 from wakeful.agent.models import DemoModel, Response, TestModel
 from wakeful.agent.tools import tool
 from wakeful.entities.context import Context
@@ -33,8 +33,8 @@ from wakeful.entities.wake import Wake
 from wakeful.threads import ThreadConfig, define_thread
 
 T = TypeVar("T")
-TESTS = Path(__file__).resolve().parent
-REGISTRY = "client_types:registry"
+TESTS = Path(__file__).resolve().parents[1]
+REGISTRY = "support.client_types:registry"
 
 registry = Registry()
 
@@ -108,7 +108,7 @@ def pythonpath() -> str:
 
 
 def serve(database: str, *options: str, port: int | None = None) -> Server:
-    """A running ``wakeful serve client_types:registry`` (on ``port``, to restart one)."""
+    """A running ``wakeful serve support.client_types:registry`` (on ``port``, to restart one)."""
     server = Server(database, REGISTRY, "--long-poll-timeout", "1", *options)
     if port is not None:
         server.port, server.url = port, f"http://127.0.0.1:{port}"

@@ -1,6 +1,6 @@
 """The entity types of the chaos test, imported by its worker processes.
 
-``wakeful worker chaos_types:registry`` (with this directory on ``PYTHONPATH``) runs them.
+``wakeful worker entities.chaos_types:registry`` (with ``tests/`` on ``PYTHONPATH``) runs them.
 Their state is built so that anything handled twice shows:
 
 * every inbox message gets a ``handled`` row whose ``times`` counts how often a pass saw

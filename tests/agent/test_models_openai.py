@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from fakes import FakeOpenAI, FakeToolCall, HTTPError, Reply
+from support.fakes import FakeOpenAI, FakeToolCall, HTTPError, Reply
 
 from wakeful.agent.models import (
     INVALID_JSON_KEY,
