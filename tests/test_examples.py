@@ -4,7 +4,6 @@ workers' answers; and ``make run``'s registry loads and serves all of them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import os
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from support.servers import free_port
+from support.waiting import eventually
 
 from wakeful.agent.models.demo import LABEL
 from wakeful.entities.definition import Registry
@@ -59,19 +59,6 @@ async def app_for(fresh_database: Callable[[], str]) -> AsyncIterator[AppFactory
             return await stack.enter_async_context(client)
 
         yield start
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], *, within: float = WAIT, what: str = "condition"
-) -> T:
-    deadline = time.monotonic() + within
-    last = await probe()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(0.02)
-        last = await probe()
-    return last
 
 
 async def rows(client: httpx.AsyncClient, stream: str, kind: str) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 from support.fakes import FakeServer, HTTPError, Recorded, Reply
+from support.waiting import eventually
 
 from wakeful.agent.loop import Agent, RunResult
 from wakeful.agent.models import Model, resolve
@@ -37,24 +38,6 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 #: Leases as short as an entity type allows, so that a resumed run starts quickly.
 LEASE_SECONDS = 1.0
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    *,
-    within: float = DEFAULT_TIMEOUT,
-    interval: float = 0.01,
-    what: str = "condition",
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    last = await probe()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(interval)
-        last = await probe()
-    return last
 
 
 async def wait_flag(flag: threading.Event, *, within: float = DEFAULT_TIMEOUT, what: str) -> None:
@@ -318,10 +301,6 @@ class AgentApp:
             return None
 
         return await eventually(probe, within=within, what=f"a tool call {status} on {url}")
-
-
-def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [event for event in events if event.get("type") == kind]
 
 
 class LiveReader:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from support.fakes import FakeToolCall, Reply
+from support.waiting import of_type
 
 from wakeful.agent.models import Message
 from wakeful.agent.tools import tool
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 
-from .support import Provider, agent_type, of_type
+from .support import Provider, agent_type
 
 
 @tool

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from support.fakes import FakeToolCall, HTTPError, Reply
+from support.waiting import of_type
 
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry
 
-from .support import Provider, agent_type, of_type
+from .support import Provider, agent_type
 
 
 @tool

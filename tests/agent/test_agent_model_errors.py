@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from support.fakes import HTTPError, Reply
+from support.waiting import of_type
 
 from wakeful.entities.definition import Registry
 
-from .support import Provider, agent_type, of_type
+from .support import Provider, agent_type
 
 
 async def test_rate_limit_waits_as_long_as_retry_after_says(provider: Provider, agent_app) -> None:

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from support.fakes import FakeToolCall, Reply
+from support.waiting import of_type
 
 from wakeful.agent.tools import RetryPolicy, ToolContext, tool
 from wakeful.entities.definition import Registry
 
-from .support import Provider, agent_type, of_type
+from .support import Provider, agent_type
 
 
 class Tools:

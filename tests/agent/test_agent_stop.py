@@ -8,11 +8,12 @@ import time
 from typing import Any
 
 from support.fakes import FakeToolCall, Reply
+from support.waiting import eventually, of_type
 
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry
 
-from .support import Provider, agent_type, eventually, of_type, wait_flag
+from .support import Provider, agent_type, wait_flag
 
 
 @tool

@@ -6,10 +6,11 @@ import itertools
 import time
 
 from support.fakes import Reply
+from support.waiting import of_type
 
 from wakeful.entities.definition import Registry
 
-from .support import LiveReader, Provider, agent_type, of_type, wait_flag
+from .support import LiveReader, Provider, agent_type, wait_flag
 
 # The loop appends pending text every 50 ms while a model streams; a live reader should
 # see new text within about 100 ms of the model sending it.

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from support.fakes import FakeToolCall, Reply
+from support.waiting import of_type
 
 from wakeful.agent.tools import RetryPolicy, ToolContext, tool
 from wakeful.entities.definition import Registry
 
-from .support import Provider, agent_type, of_type
+from .support import Provider, agent_type
 
 
 def calls_of(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

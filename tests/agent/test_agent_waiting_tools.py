@@ -7,11 +7,12 @@ import asyncio
 from typing import Any
 
 from support.fakes import FakeToolCall, Reply
+from support.waiting import of_type
 
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry
 
-from .support import AgentApp, Provider, agent_type, of_type
+from .support import AgentApp, Provider, agent_type
 
 ran: list[str] = []
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.client_types import SLOW_TEXT, eventually, serve
+from support.client_types import SLOW_TEXT, serve
 from support.servers import Server, free_port
+from support.waiting import eventually
 
 from wakeful.client import (
     AsyncClient,

@@ -8,13 +8,12 @@ briefly instead of sleeping a fixed time.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+from support.waiting import eventually, of_type
 
 from wakeful.entities.addressing import Address
 from wakeful.entities.definition import Registry
@@ -27,24 +26,6 @@ from wakeful.streams.storage import Storage
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    *,
-    within: float = DEFAULT_TIMEOUT,
-    interval: float = 0.01,
-    what: str = "condition",
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    last: T = await probe()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(interval)
-        last = await probe()
-    return last
 
 
 async def read_raw(storage: Storage, path: str) -> list[tuple[int, int, Any]]:
@@ -67,10 +48,6 @@ async def read_raw(storage: Storage, path: str) -> list[tuple[int, int, Any]]:
 
 async def read_events(storage: Storage, path: str) -> list[dict[str, Any]]:
     return [value for _, _, value in await read_raw(storage, path)]
-
-
-def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [event for event in events if event.get("type") == kind]
 
 
 def wakes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

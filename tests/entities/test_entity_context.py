@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
+from support.waiting import eventually, of_type
 
 from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
@@ -16,7 +17,7 @@ from wakeful.entities.errors import InvalidArguments, InvalidMessage, UnknownEnt
 from wakeful.entities.wake import Change, Wake
 
 from .conftest import HarnessFactory
-from .support import eventually, of_type, wakes
+from .support import wakes
 
 
 class Item(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import BaseModel, Field
+from support.waiting import eventually
 
 from wakeful.entities.addressing import InvalidAddress
 from wakeful.entities.context import Context
@@ -17,7 +18,6 @@ from wakeful.entities.errors import (
 from wakeful.entities.wake import Signal, Wake
 
 from .conftest import HarnessFactory
-from .support import eventually
 
 
 class Note(BaseModel):

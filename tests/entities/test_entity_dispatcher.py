@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from support.waiting import eventually, of_type
 
 from wakeful.entities import vocabulary as v
 from wakeful.entities.addressing import Address
@@ -21,7 +22,7 @@ from wakeful.entities.wake import Wake
 from wakeful.streams.errors import StreamError
 
 from .conftest import HarnessFactory
-from .support import eventually, of_type, wakes
+from .support import wakes
 
 LEASE_SECONDS = 1.0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
+from support.waiting import eventually, of_type
 
 from wakeful.entities import events
 from wakeful.entities import vocabulary as v
@@ -19,7 +20,7 @@ from wakeful.streams import batch
 from wakeful.streams.model import AppendRequest
 
 from .conftest import HarnessFactory
-from .support import eventually, of_type, wakes
+from .support import wakes
 
 RETRY_SECONDS = 0.05
 

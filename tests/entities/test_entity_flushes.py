@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import BaseModel
+from support.waiting import of_type
 
 from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
@@ -12,7 +13,6 @@ from wakeful.entities.definition import Registry
 from wakeful.entities.wake import Wake
 
 from .conftest import HarnessFactory
-from .support import of_type
 
 
 class Item(BaseModel):

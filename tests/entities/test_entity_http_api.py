@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import BaseModel
+from support.waiting import eventually
 
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.wake import Wake
 
 from .conftest import ApiFactory
-from .support import eventually
 
 JSON = {"Content-Type": "application/json"}
 

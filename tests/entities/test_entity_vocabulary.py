@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import BaseModel
+from support.waiting import of_type
 
 from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
@@ -13,7 +14,7 @@ from wakeful.entities.wake import Wake
 from wakeful.state import Change, StateStore, parse
 
 from .conftest import HarnessFactory
-from .support import of_type, read_raw, wakes
+from .support import read_raw, wakes
 
 
 class Note(BaseModel):

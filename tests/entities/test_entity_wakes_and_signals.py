@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from support.waiting import eventually, of_type
 
 from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
@@ -16,7 +17,7 @@ from wakeful.entities.wake import Signal, Wake
 from wakeful.streams.errors import NotFound
 
 from .conftest import HarnessFactory
-from .support import Harness, eventually, of_type, wakes
+from .support import Harness, wakes
 
 
 class Gate:

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from support.servers import Server
+from support.waiting import eventually
 
-from .support import eventually
 from .webhook_service import WebhookService
 
 TESTS = Path(__file__).resolve().parents[1]

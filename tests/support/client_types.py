@@ -14,11 +14,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,15 +118,3 @@ def serve(database: str, *options: str, port: int | None = None) -> Server:
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = previous
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], *, within: float = 15.0, what: str = "condition"
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not (last := await probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(0.02)
-    return last

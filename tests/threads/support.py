@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import uvicorn
 from support.servers import free_port
+from support.waiting import eventually
 
 from wakeful.entities.definition import Registry
 from wakeful.server.app import ServerSettings, create_app
@@ -75,20 +76,6 @@ async def start_server(
     url = f"http://127.0.0.1:{port}"
     client = httpx.AsyncClient(base_url=url, timeout=WAIT)
     return Served(url, client, server, task)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], *, within: float = WAIT, what: str = "condition"
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    last = await probe()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(0.02)
-        last = await probe()
-    return last
 
 
 async def thread(client: httpx.AsyncClient, thread_id: str) -> dict[str, Any]:

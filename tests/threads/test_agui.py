@@ -12,6 +12,7 @@ import httpx
 import pytest
 from ag_ui.core import Event, EventType
 from pydantic import TypeAdapter
+from support.waiting import eventually
 
 from wakeful.agent.models import Response, TestModel
 from wakeful.agent.models.test import answer, call, fail
@@ -20,7 +21,7 @@ from wakeful.entities.definition import Registry
 from wakeful.threads import ThreadConfig, define_thread
 
 from .conftest import ServeFactory
-from .support import error_of, eventually, messages, thread, wait_status
+from .support import error_of, messages, thread, wait_status
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
 

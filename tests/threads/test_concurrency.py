@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from support.waiting import eventually
 
 from wakeful.agent.models import Model, Response, TestModel
 from wakeful.agent.models.base import Finish, ModelEvent, ModelRequest, TextDelta, Usage
@@ -17,7 +18,7 @@ from wakeful.entities.definition import Registry
 from wakeful.threads import ThreadConfig, define_thread
 
 from .conftest import ServeFactory
-from .support import eventually, messages, wait_status
+from .support import messages, wait_status
 
 
 class Gated(Model):

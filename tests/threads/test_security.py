@@ -19,6 +19,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 from support.servers import free_port
+from support.waiting import eventually
 
 from wakeful.agent.models import TestModel
 from wakeful.agent.models.test import answer, call
@@ -31,7 +32,7 @@ from wakeful.entities.wake import Wake
 from wakeful.threads import ThreadConfig, define_thread
 
 from .conftest import ServeFactory
-from .support import Served, error_of, eventually, messages, raw_status
+from .support import Served, error_of, messages, raw_status
 
 TOKEN = "s3cret-token"
 

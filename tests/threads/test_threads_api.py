@@ -8,6 +8,8 @@ import asyncio
 import itertools
 from typing import Any
 
+from support.waiting import eventually
+
 from wakeful.agent.models import Response, TestModel
 from wakeful.agent.models.test import answer, call, fail
 from wakeful.agent.tools import tool
@@ -18,17 +20,7 @@ from wakeful.entities.wake import Wake
 from wakeful.threads import ThreadConfig, define_thread
 
 from .conftest import ServeFactory
-from .support import (
-    assistant,
-    error_of,
-    events,
-    eventually,
-    messages,
-    rows,
-    run_statuses,
-    thread,
-    wait_status,
-)
+from .support import assistant, error_of, events, messages, rows, run_statuses, thread, wait_status
 
 SLOW_TEXT = "one two three four five six seven eight nine ten"
 
