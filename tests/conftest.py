@@ -24,6 +24,7 @@ import httpx
 import pytest
 from hypothesis import settings
 from support.backends import backend, storage
+from support.client_types import serve
 from support.postgres import new_schema, postgres_url, require_postgres, schema_url
 from support.servers import Server, free_port
 
@@ -76,6 +77,16 @@ def fresh_database(
         return lambda: schema_url(url, schemas())
     directory = tmp_path_factory.mktemp("databases")
     return lambda: str(directory / f"wakeful-{next(counter)}.db")
+
+
+@pytest.fixture(scope="module")
+def types_server(fresh_database: Callable[[], str]) -> Iterator[Server]:
+    """A ``wakeful serve support.client_types:registry`` shared by a module."""
+    running = serve(fresh_database())
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 ServerFactory = Callable[..., Server]

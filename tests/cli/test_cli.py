@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,12 +24,8 @@ WAIT = 15.0
 
 
 @pytest.fixture(scope="module")
-def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
-    running = serve(fresh_database())
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(types_server: Server) -> Server:
+    return types_server
 
 
 @pytest.fixture

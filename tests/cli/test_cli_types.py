@@ -5,12 +5,11 @@ traceback) for every bad input."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support.cli_support import as_json, failed, invoker, ok
-from support.client_types import serve
 from support.servers import Server, free_port
 from typer.testing import Result
 
@@ -18,12 +17,8 @@ from wakeful.client import Client
 
 
 @pytest.fixture(scope="module")
-def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
-    running = serve(fresh_database())
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(types_server: Server) -> Server:
+    return types_server
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
-from support.client_types import SLOW_TEXT, serve
+from support.client_types import SLOW_TEXT, serve, stream_messages
 from support.servers import Server, free_port
 from support.waiting import eventually
 
@@ -33,31 +32,14 @@ WAIT = 15.0
 
 
 @pytest.fixture(scope="module")
-def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
-    running = serve(fresh_database())
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(types_server: Server) -> Server:
+    return types_server
 
 
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(server.url) as connected:
         yield connected
-
-
-def stream_messages(server: Server, url: str) -> list[dict[str, Any]]:
-    """Every message of the entity's stream, read with plain HTTP (not the client)."""
-    messages: list[dict[str, Any]] = []
-    offset = "-1"
-    while True:
-        response = httpx.get(server.stream(f"{url.strip('/')}/main"), params={"offset": offset})
-        response.raise_for_status()
-        messages.extend(response.json())
-        offset = response.headers["Stream-Next-Offset"]
-        if response.headers.get("Stream-Up-To-Date") == "true":
-            return messages
 
 
 async def collect(

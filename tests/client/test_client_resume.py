@@ -9,28 +9,14 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
-from support.client_types import SLOW_TEXT, serve
+from support.client_types import SLOW_TEXT, serve, stream_messages
 from support.servers import Server
 from support.waiting import eventually
 
 from wakeful.client import AsyncClient, Client, Event, ServerUnreachable
 
 WAIT = 30.0
-
-
-def stream_messages(server: Server, url: str) -> list[dict[str, Any]]:
-    """The whole stream, read with plain HTTP."""
-    messages: list[dict[str, Any]] = []
-    offset = "-1"
-    while True:
-        response = httpx.get(server.stream(f"{url.strip('/')}/main"), params={"offset": offset})
-        response.raise_for_status()
-        messages.extend(response.json())
-        offset = response.headers["Stream-Next-Offset"]
-        if response.headers.get("Stream-Up-To-Date") == "true":
-            return messages
 
 
 def completed(events: list[Event]) -> bool:

@@ -8,7 +8,7 @@ import inspect
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,12 +31,8 @@ WAIT = 15.0
 
 
 @pytest.fixture(scope="module")
-def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
-    running = serve(fresh_database())
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(types_server: Server) -> Server:
+    return types_server
 
 
 def until(probe: Callable[[], Any], what: str) -> Any:

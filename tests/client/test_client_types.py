@@ -4,11 +4,10 @@ message for every refusal. No webhook service runs: registering needs none."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from support.client_types import serve
 from support.servers import Server, free_port
 
 from wakeful.client import (
@@ -26,12 +25,8 @@ INBOX = {"type": "string"}
 
 
 @pytest.fixture(scope="module")
-def server(fresh_database: Callable[[], str]) -> Iterator[Server]:
-    running = serve(fresh_database())
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(types_server: Server) -> Server:
+    return types_server
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel
 
 from support.servers import Server
@@ -118,3 +119,16 @@ def serve(database: str, *options: str, port: int | None = None) -> Server:
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = previous
+
+
+def stream_messages(server: Server, url: str) -> list[dict[str, Any]]:
+    """Every message of an entity's stream, read with plain HTTP (not the client)."""
+    messages: list[dict[str, Any]] = []
+    offset = "-1"
+    while True:
+        response = httpx.get(server.stream(f"{url.strip('/')}/main"), params={"offset": offset})
+        response.raise_for_status()
+        messages.extend(response.json())
+        offset = response.headers["Stream-Next-Offset"]
+        if response.headers.get("Stream-Up-To-Date") == "true":
+            return messages
