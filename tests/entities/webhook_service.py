@@ -54,6 +54,9 @@ class WebhookService:
     handled: list[Handled] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     parents: dict[str, str] = field(default_factory=dict)
+    # The server's bearer token, for reading and appending on a protected server; the
+    # JWKS is public and callbacks carry their own token, so neither uses it.
+    token: str | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -80,8 +83,10 @@ class WebhookService:
 
     async def _handle_wake(self, payload: dict[str, Any], body: bytes, signature: str) -> None:
         root = payload["callback_url"].split("/__ds/")[0]
-        async with httpx.AsyncClient(timeout=10) as client:
-            verified = await self._verify(client, root, body, signature)
+        async with httpx.AsyncClient(timeout=10) as public:
+            verified = await self._verify(public, root, body, signature)
+        auth = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        async with httpx.AsyncClient(timeout=10, headers=auth) as client:
             events: list[dict[str, Any]] = []
             acks = []
             paths = []

@@ -1,6 +1,6 @@
 """Fixtures for the threads, AG-UI and security tests (helpers in :mod:`threads.support`).
 
-- ``serve``: ``await serve(registry, authorize=None, **settings)`` runs ``create_app``
+- ``serve``: ``await serve(registry, **settings)`` runs ``create_app``
   under uvicorn in this process, on a free port of 127.0.0.1 and a fresh database (SQLite
   unless ``WAKEFUL_TEST_HTTP_BACKENDS`` adds PostgreSQL), and returns a
   :class:`threads.support.Served` (base URL and an HTTP client). Requests go over real
@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from wakeful.entities.definition import Registry
-from wakeful.server.authorization import ThreadAuthorizer
 
 from .support import Served, start_server
 
@@ -28,12 +27,8 @@ ServeFactory = Callable[..., Awaitable[Served]]
 async def serve(fresh_database: Callable[[], str]) -> AsyncIterator[ServeFactory]:
     async with contextlib.AsyncExitStack() as stack:
 
-        async def start(
-            registry: Registry, *, authorize: ThreadAuthorizer | None = None, **settings: Any
-        ) -> Served:
-            served = await start_server(
-                registry, database=fresh_database(), authorize=authorize, **settings
-            )
+        async def start(registry: Registry, **settings: Any) -> Served:
+            served = await start_server(registry, database=fresh_database(), **settings)
             stack.push_async_callback(served.stop)
             return served
 

@@ -16,7 +16,6 @@ from support.waiting import eventually
 
 from wakeful.entities.definition import Registry
 from wakeful.server.app import ServerSettings, create_app
-from wakeful.server.authorization import ThreadAuthorizer
 
 T = TypeVar("T")
 WAIT = 10.0
@@ -49,11 +48,10 @@ async def start_server(
     registry: Registry,
     *,
     database: str,
-    authorize: ThreadAuthorizer | None = None,
     **settings: Any,
 ) -> Served:
     options: dict[str, Any] = {"long_poll_timeout": 1.0, **settings}
-    app = create_app(ServerSettings(database=database, **options), registry, authorize=authorize)
+    app = create_app(ServerSettings(database=database, **options), registry)
     port = free_port()
     config = uvicorn.Config(
         app,

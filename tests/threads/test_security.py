@@ -1,6 +1,6 @@
-"""Security: the bearer token, the thread authorization hook (on every way to reach a
-thread), live connections per client, body sizes, and ``wakeful serve`` refusing to
-expose a server without a token."""
+"""Security: the bearer token, an access policy (on every way to reach a thread), live
+connections per client, body sizes, and ``wakeful serve`` refusing to expose a server
+without a token."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from support.servers import free_port
 from support.waiting import eventually
 
@@ -29,6 +29,8 @@ from wakeful.client.errors import Unauthorized
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.wake import Wake
+from wakeful.server.policy import EntityTarget, Target
+from wakeful.server.principals import Auth, Principal
 from wakeful.threads import ThreadConfig, define_thread
 
 from .conftest import ServeFactory
@@ -165,27 +167,37 @@ async def test_health_console_and_preflight_are_open(serve: ServeFactory) -> Non
     assert await raw_status(served.url, "/v1/threads", f"Authorization: Bearer {TOKEN}\r\n") == 200
 
 
-# -- the thread authorization hook --------------------------------------------------------
+# -- a policy, on every way to reach a thread ----------------------------------------------
 
 
 class Policy:
-    """Allows the actions a request lists in ``x-allow`` (``*`` for all); records calls."""
+    """Allows the actions a request lists in ``x-allow`` (``*`` for all), whoever owns the
+    thread; records every question as (action, entity id)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str | None]] = []
 
-    def __call__(self, request: Request, action: str, thread_id: str | None) -> bool:
-        self.calls.append((action, thread_id))
-        allowed = request.headers.get("x-allow", "")
+    def allows(self, principal: Principal, action: str, target: Target) -> bool:
+        self.calls.append((action, target.id if isinstance(target, EntityTarget) else None))
+        allowed = principal.claims.get("allow", "")
         return allowed == "*" or action in allowed.split(",")
 
 
 class AsyncPolicy(Policy):
-    async def __call__(  # type: ignore[override]
-        self, request: Request, action: str, thread_id: str | None
+    async def allows(  # type: ignore[override]
+        self, principal: Principal, action: str, target: Target
     ) -> bool:
         await asyncio.sleep(0)
-        return super().__call__(request, action, thread_id)
+        return super().allows(principal, action, target)
+
+
+def header_auth(policy: Policy) -> Auth:
+    """Every caller is ``bob``, allowed what the request's ``x-allow`` header says."""
+
+    def authenticate(connection: HTTPConnection) -> Principal:
+        return Principal("bob", claims={"allow": connection.headers.get("x-allow", "")})
+
+    return Auth(authenticate, policy)
 
 
 ALL = {"x-allow": "*"}
@@ -220,26 +232,25 @@ def guarded_requests(call_id: str) -> list[tuple[str, str, Any, str, str | None]
         "messages": [{"id": "m", "role": "user", "content": "hi"}],
     }
     return [
-        ("POST", "/v1/threads", {"id": "t2"}, "create", None),
-        ("GET", "/v1/threads", None, "list", None),
+        ("POST", "/v1/threads", {"id": "t2"}, "spawn", None),
         ("GET", thread, None, "read", "t1"),
         ("GET", f"{thread}/messages", None, "read", "t1"),
         ("POST", f"{thread}/messages", {"content": "hi"}, "send", "t1"),
         ("POST", f"{thread}/agui", run_input, "send", "t1"),
-        ("POST", f"{thread}/stop", None, "stop", "t1"),
-        ("POST", f"{thread}/resume", None, "resume", "t1"),
-        ("DELETE", thread, None, "delete", "t1"),
+        ("POST", f"{thread}/stop", None, "signal", "t1"),
+        ("POST", f"{thread}/resume", None, "signal", "t1"),
+        ("DELETE", thread, None, "kill", "t1"),
         ("POST", f"{thread}/tool-calls/{call_id}/result", {"result": 1}, "answer", "t1"),
         ("POST", f"{thread}/tool-calls/{call_id}/error", {"error": "no"}, "answer", "t1"),
         ("GET", f"{stream}?offset=-1", None, "read", "t1"),
         ("GET", f"{stream}?offset=now&live=long-poll", None, "read", "t1"),
         ("GET", f"{stream}?offset=now&live=sse", None, "read", "t1"),
         ("HEAD", stream, None, "read", "t1"),
-        ("POST", "/v1/entities/thread", {"id": "t3"}, "create", None),
+        ("POST", "/v1/entities/thread", {"id": "t3"}, "spawn", None),
         ("GET", entity, None, "read", "t1"),
         ("POST", f"{entity}/messages", {"payload": "hi"}, "send", "t1"),
         ("POST", f"{entity}/signals", {"name": "interrupt"}, "signal", "t1"),
-        ("DELETE", entity, None, "delete", "t1"),
+        ("DELETE", entity, None, "kill", "t1"),
         ("GET", f"{entity}/tool-calls/{call_id}", None, "read", "t1"),
         ("POST", f"{entity}/tool-calls/{call_id}/result", {"result": 1}, "answer", "t1"),
         ("POST", f"{entity}/tool-calls/{call_id}/error", {"error": "no"}, "answer", "t1"),
@@ -249,17 +260,17 @@ def guarded_requests(call_id: str) -> list[tuple[str, str, Any, str, str | None]
 
 
 @pytest.mark.parametrize("policy_class", [Policy, AsyncPolicy])
-async def test_the_hook_refusing_an_action_is_403_everywhere(
+async def test_a_policy_refusing_an_action_is_403_everywhere(
     serve: ServeFactory, policy_class: type[Policy]
 ) -> None:
     policy = policy_class()
     model = TestModel([call("lookup", {"query": "q"})])
-    served = await serve(registry_for(model), authorize=policy)
+    served = await serve(registry_for(model), auth=header_auth(policy))
     call_id = await waiting_thread(served, "t1")
     before = await messages_as(served, "t1")
     for method, path, body, action, thread_id in guarded_requests(call_id):
         policy.calls.clear()
-        others = ",".join(a for a in ("create", "list", "read", "send", "answer") if a != action)
+        others = ",".join(a for a in ("spawn", "read", "send", "answer") if a != action)
         response = await served.client.request(method, path, json=body, headers={"x-allow": others})
         assert response.status_code == 403, (method, path, response.status_code, response.text)
         if method != "HEAD":
@@ -272,11 +283,13 @@ async def test_the_hook_refusing_an_action_is_403_everywhere(
     assert thread["status"] == "awaiting_tool_results"
     listed = (await served.client.get("/v1/threads", headers=ALL)).json()["threads"]
     assert [item["id"] for item in listed] == ["t1"]
-    # Entities of other types are not the hook's business.
-    note = await served.client.post("/v1/entities/note", json={"id": "n"})
+    # Entities of other types are asked about the same way.
+    policy.calls.clear()
+    note = await served.client.post("/v1/entities/note", json={"id": "n"}, headers=ALL)
     assert note.status_code == 201, note.text
     sent = await served.client.post("/v1/entities/note/n/messages", json={"payload": "x"})
-    assert sent.status_code == 202, sent.text
+    error_of(sent, 403, "NOT_ALLOWED")
+    assert policy.calls == [("spawn", None), ("send", "n")]
 
 
 async def messages_as(served: Served, thread_id: str) -> list[dict[str, Any]]:
@@ -289,14 +302,14 @@ async def messages_as(served: Served, thread_id: str) -> list[dict[str, Any]]:
 async def test_allowed_actions_work(serve: ServeFactory) -> None:
     policy = Policy()
     model = TestModel([call("lookup", {"query": "q"}), answer("Done."), answer("Again.")])
-    served = await serve(registry_for(model), authorize=policy)
+    served = await serve(registry_for(model), auth=header_auth(policy))
     client = served.client
 
     def allow(action: str) -> dict[str, str]:
         return {"x-allow": action}
 
     created = await client.post(
-        "/v1/threads", json={"id": "t1", "prompt": "go"}, headers=allow("create")
+        "/v1/threads", json={"id": "t1", "prompt": "go"}, headers=allow("spawn")
     )
     assert created.status_code == 201, created.text
     assert (await client.get("/v1/threads", headers=allow("list"))).status_code == 200
@@ -334,16 +347,18 @@ async def test_allowed_actions_work(serve: ServeFactory) -> None:
     )
     assert sent.status_code == 202, sent.text
     await eventually(completed, what="the second run to complete")
-    removed = await client.delete("/v1/threads/t1", headers=allow("delete"))
+    removed = await client.delete("/v1/threads/t1", headers=allow("kill"))
     assert removed.status_code == 204, removed.text
-    assert ("delete", "t1") in policy.calls
+    assert ("kill", "t1") in policy.calls
 
 
-async def test_the_hook_guards_raw_stream_writes_and_forks(serve: ServeFactory) -> None:
-    """The Durable Streams protocol itself must not be a way around the hook: appending
+async def test_the_policy_guards_raw_stream_writes_and_forks(serve: ServeFactory) -> None:
+    """The Durable Streams protocol itself must not be a way around the policy: appending
     to or deleting a thread's stream, or forking it to read the copy."""
     policy = Policy()
-    served = await serve(registry_for(TestModel([answer("Secret answer.")])), authorize=policy)
+    served = await serve(
+        registry_for(TestModel([answer("Secret answer.")])), auth=header_auth(policy)
+    )
     response = await served.client.post(
         "/v1/threads", json={"id": "t1", "prompt": "tell me"}, headers=ALL
     )
@@ -367,21 +382,19 @@ async def test_the_hook_guards_raw_stream_writes_and_forks(serve: ServeFactory) 
     ]
     for method, path, headers, body in refused:
         response = await served.client.request(
-            method, path, headers={**headers, "x-allow": "create,list"}, content=body
+            method, path, headers={**headers, "x-allow": "create,spawn"}, content=body
         )
         assert response.status_code == 403, (method, path, response.status_code, response.text)
     found = await messages_as(served, "t1")
     assert [m["content"] for m in found] == ["tell me", "Secret answer."]
-    assert (await served.client.head("/v1/stream/copy")).status_code == 404
-    # Listing entities of the thread type is listing threads.
-    error_of(await served.client.get("/v1/entities", params={"type": "thread"}, headers={}), 403)
+    assert (await served.client.head("/v1/stream/copy", headers=ALL)).status_code == 404
 
 
-async def test_creating_a_thread_through_agui_takes_the_create_action(
+async def test_creating_a_thread_through_agui_takes_the_spawn_action(
     serve: ServeFactory,
 ) -> None:
     policy = Policy()
-    served = await serve(registry_for(TestModel([answer("Hello.")])), authorize=policy)
+    served = await serve(registry_for(TestModel([answer("Hello.")])), auth=header_auth(policy))
     run_input = {
         "threadId": "fresh",
         "runId": "r",
@@ -390,9 +403,9 @@ async def test_creating_a_thread_through_agui_takes_the_create_action(
     path = "/v1/threads/fresh/agui"
     response = await served.client.post(path, json=run_input, headers={"x-allow": "send"})
     error_of(response, 403, "NOT_ALLOWED")
-    assert policy.calls == [("send", "fresh"), ("create", None)]
+    assert policy.calls == [("send", "fresh"), ("spawn", None)]
     error_of(await served.client.get("/v1/threads/fresh", headers=ALL), 404)
-    response = await served.client.post(path, json=run_input, headers={"x-allow": "send,create"})
+    response = await served.client.post(path, json=run_input, headers={"x-allow": "send,spawn"})
     assert response.status_code == 200, response.text
     assert "RUN_FINISHED" in response.text
     await wait_status_as(served, "fresh", "completed")

@@ -8,10 +8,12 @@ the loopback interface only, so an unprotected server is never exposed by accide
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +21,7 @@ import uvicorn
 
 from ..entities.definition import Registry
 from ..server.app import Background, ServerSettings, create_app, make_storage
+from ..server.principals import Auth, load_auth, load_tokens_file
 from ..streams.storage import redact
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -50,6 +53,26 @@ def _registry(spec: str | None) -> Registry:
         return Registry.load(spec)
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         raise typer.BadParameter(f"cannot load registry {spec!r}: {exc}") from exc
+
+
+def _auth(spec: str | None, principals: Path | None) -> Auth | None:
+    """``--auth module:object`` or ``--principals FILE``, loaded; None for neither."""
+    if spec is not None and principals is not None:
+        raise typer.BadParameter("give --auth or --principals, not both", param_hint="--auth")
+    if principals is not None:
+        try:
+            return load_tokens_file(principals)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--principals") from exc
+    if spec is None:
+        return None
+    module_name, _, attribute = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_auth(getattr(importlib.import_module(module_name), attribute))
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot load {spec!r}: {exc}", param_hint="--auth") from exc
 
 
 def local_url(host: str, port: int) -> str:
@@ -93,6 +116,20 @@ def serve(
             help="Bearer token required on every request. Without one, only 127.0.0.1 is served.",
         ),
     ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WAKEFUL_AUTH",
+            help="Principals and policy, as module:object (an Auth, or an authenticator).",
+        ),
+    ] = None,
+    principals: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="WAKEFUL_PRINCIPALS",
+            help="TOML file of [principals.<name>] tables, each with a token (and admin).",
+        ),
+    ] = None,
     max_model_calls: Annotated[int, typer.Option(help="Model calls at once.")] = 16,
     max_tool_calls: Annotated[int, typer.Option(help="Tool executions at once.")] = 32,
     public_url: PublicURLOption = None,
@@ -101,13 +138,17 @@ def serve(
     """Run the server: streams, the entity API and the runtime, in one process."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     types = _registry(registry)
-    if not token and host not in LOOPBACK:
+    principals_auth = _auth(auth, principals)
+    protected = bool(token) or principals_auth is not None
+    if not protected and host not in LOOPBACK:
         raise typer.BadParameter(
-            f"refusing to serve {host} without a token: set --token or WAKEFUL_TOKEN",
+            f"refusing to serve {host} without a token: set --token or WAKEFUL_TOKEN"
+            " (or --principals, --auth)",
             param_hint="--host",
         )
     settings = ServerSettings(
         token=token,
+        auth=principals_auth,
         max_model_calls=max_model_calls,
         max_tool_calls=max_tool_calls,
         database=database,
@@ -121,7 +162,7 @@ def serve(
     names = ", ".join(entity_type.name for entity_type in types) or "none"
     shown = redact(database)
     typer.echo(f"wakeful: serving on http://{host}:{port}  (database: {shown}; types: {names})")
-    if not token:
+    if not protected:
         typer.echo("wakeful: no token set, so only this machine can connect (127.0.0.1)")
     uvicorn.run(
         create_app(settings, types),

@@ -476,12 +476,14 @@ def creation_operations(
     sender: str | None = None,
     lease_seconds: float = 30.0,
     subscription: EntitySubscription | None = None,
+    owner: str | None = None,
 ) -> list[batch.Operation]:
     """The operations that create an entity: its subscription, then its stream and labels.
 
     ``subscription`` says how its wakes are delivered (the type's
     :meth:`~wakeful.entities.definition.TypeDefinition.subscription`); without one, they
-    go to this runtime's workers with a lease of ``lease_seconds``."""
+    go to this runtime's workers with a lease of ``lease_seconds``. ``owner`` is the
+    principal that spawned it, as the access policy reads it."""
     initial = [events.entity_created(address.url, address.type, address.id, args, parent, tags)]
     initial += [events.tag(name, value) for name, value in tags.items()]
     if message is not None:
@@ -489,6 +491,8 @@ def creation_operations(
     labels = {"kind": "entity", "type": address.type, "status": v.IDLE}
     if parent is not None:
         labels["parent"] = parent
+    if owner is not None:
+        labels["owner"] = owner
     labels.update({f"tag:{name}": value for name, value in tags.items()})
     subscription = subscription or pull_wake(address, lease_seconds)
     body = b"[" + b",".join(orjson.dumps(event) for event in initial) + b"]"

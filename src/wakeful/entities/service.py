@@ -77,7 +77,9 @@ class EntityService:
         args: Any = None,
         message: Any = None,
         tags: Mapping[str, str] | None = None,
+        owner: str | None = None,
     ) -> EntityInfo:
+        """``owner``: the principal that spawns it, recorded for the access policy."""
         definition = await self.registry.resolve(type_name)
         address = Address(type_name, entity_id or events.new_id())
         validated = definition.validate_args(args)
@@ -96,6 +98,7 @@ class EntityService:
             tags=dict(tags or {}),
             message=message,
             subscription=definition.subscription(address),
+            owner=owner,
         )
         try:
             await self.storage.commit(operations)
@@ -178,10 +181,13 @@ class EntityService:
         status: str | None = None,
         parent: str | None = None,
         tag: tuple[str, str] | None = None,
+        owner: str | None = None,
         after: str = "",
         limit: int = 100,
     ) -> list[EntityInfo]:
         labels = {"kind": "entity"}
+        if owner is not None:
+            labels["owner"] = owner
         if type_name is not None:
             labels["type"] = type_name
         if status is not None:

@@ -36,17 +36,12 @@ from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
 from ..streams.subscriptions.routes import SubscriptionsAPI, load_keys
 from ..threads.service import ThreadService
+from .access import Access, AuthenticationMiddleware, StreamGuard
 from .agent_api import agent_router
-from .authorization import (
-    BearerTokenMiddleware,
-    ThreadAuthorizer,
-    ThreadStreamGuard,
-    check_thread_access,
-    entity_guard,
-)
 from .console import console_routes
 from .entities_api import entities_router
 from .limits import BodyLimitMiddleware
+from .principals import Auth, single_token
 from .threads_api import threads_router
 from .types_api import types_router
 
@@ -64,6 +59,8 @@ class ServerSettings:
     run_workers: bool = True
     worker_concurrency: int = 64
     token: str | None = None  # bearer token required on every request when set
+    # Principals and their policy (--auth, a tokens file); overrides ``token`` when set.
+    auth: Auth | None = None
     max_live_per_client: int = 64
     max_model_calls: int = 16  # model calls at once in this process
     max_tool_calls: int = 32  # tool executions at once in this process
@@ -144,22 +141,24 @@ class Background:
                 log.exception("expiry sweep failed")
 
 
-def create_app(
-    settings: ServerSettings | None = None,
-    registry: Registry | None = None,
-    *,
-    authorize: ThreadAuthorizer | None = None,
-) -> FastAPI:
-    """The whole server. ``authorize`` guards threads (endpoints, stream reads, answers)."""
+async def _open(request: Request) -> None:
+    """The route guard of a server without principals: everyone is the admin."""
+
+
+def server_auth(settings: ServerSettings) -> Auth | None:
+    """The principals of this server: ``auth`` if given, else one admin holding ``token``,
+    else none (every caller is the admin: a server only this machine can reach)."""
+    if settings.auth is not None:
+        return settings.auth
+    return single_token(settings.token) if settings.token else None
+
+
+def create_app(settings: ServerSettings | None = None, registry: Registry | None = None) -> FastAPI:
+    """The whole server, guarded by the principals and policy of ``server_auth``."""
     settings = settings or ServerSettings()
     registry = registry if registry is not None else Registry()
     storage = make_storage(settings)
-    thread_prefix = f"{settings.thread_type}/"
-
-    async def guard_reads(request: Request, path: str) -> None:
-        if path.startswith(thread_prefix):
-            await check_thread_access(authorize, request, "read", path.split("/")[1])
-
+    auth = server_auth(settings)
     ctx = StreamsContext(
         storage,
         Limits(
@@ -168,11 +167,13 @@ def create_app(
             sse_max_seconds=settings.sse_max_seconds,
             max_live_per_client=settings.max_live_per_client,
         ),
-        read_guard=guard_reads if authorize is not None else None,
     )
-    subscriptions = SubscriptionsAPI(ctx, storage.subscriptions)
     background = Background(storage, registry, settings)
     registry = background.registry
+    access = Access(storage, registry, auth.policy) if auth is not None else None
+    subscriptions = SubscriptionsAPI(
+        ctx, storage.subscriptions, guard=access.subscription if access is not None else None
+    )
     service = EntityService(storage, registry)
 
     @contextlib.asynccontextmanager
@@ -217,21 +218,21 @@ def create_app(
         )
         return error_response(BadRequest(f"invalid request: {problems}", code="INVALID_REQUEST"))
 
-    guard = entity_guard(authorize, settings.thread_type)
+    guard = access.route if access is not None else _open
     app.include_router(types_router(TypeService(storage, registry), guard))
-    app.include_router(entities_router(service, guard))
+    app.include_router(entities_router(service, guard, access))
     app.include_router(agent_router(ToolAnswers(storage, registry), guard))
+    app.state.thread_type = settings.thread_type
     if settings.thread_type in registry:
         threads = ThreadService(storage, registry, settings.thread_type)
-        app.include_router(threads_router(threads, authorize))
+        app.include_router(threads_router(threads, guard, access))
         app.state.threads = threads
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
-    # The last added runs first: the token, then the thread hook, then the body limit.
+    # The last added runs first: who is calling, then the stream paths, then the body limit.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    if authorize is not None:
-        app.add_middleware(ThreadStreamGuard, authorize=authorize, thread_type=settings.thread_type)
-    if settings.token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.token)
+    if access is not None:
+        app.add_middleware(StreamGuard, access=access)
+    app.add_middleware(AuthenticationMiddleware, authenticator=auth.authenticator if auth else None)
     app.state.streams = ctx
     app.state.entities = service
     app.state.background = background

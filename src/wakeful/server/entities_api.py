@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from ..entities.addressing import Address
 from ..entities.service import EntityService
 from ..streams.errors import BadRequest
+from .access import Access, principal_of
 
 STATUSES = frozenset({"idle", "paused", "failed", "stopped", "killed"})
 ID_FIELD = Field(None, description="Entity id; generated when omitted.", max_length=128)
@@ -63,7 +64,7 @@ class Accepted(BaseModel):
 
 
 def entities_router(
-    service: EntityService, guard: Callable[[Request], Awaitable[None]]
+    service: EntityService, guard: Callable[[Request], Awaitable[None]], access: Access | None
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["entities"], dependencies=[Depends(guard)])
 
@@ -72,13 +73,19 @@ def entities_router(
         type_name: str, body: SpawnBody, request: Request, response: Response
     ) -> Entity:
         info = await service.spawn(
-            type_name, body.id, args=body.args, message=body.message, tags=body.tags
+            type_name,
+            body.id,
+            args=body.args,
+            message=body.message,
+            tags=body.tags,
+            owner=principal_of(request).name,
         )
         response.headers["Location"] = f"/v1/entities{info.url}"
         return Entity(**info.as_dict())
 
     @router.get("/entities", summary="List entities")
     async def list_entities(
+        request: Request,
         type: str | None = Query(None, description="Only entities of this type."),
         status: str | None = Query(None, description="idle, paused, failed, stopped or killed."),
         parent: str | None = Query(None, description="Only children of this entity URL."),
@@ -97,8 +104,10 @@ def entities_router(
             if not separator or not name:
                 raise BadRequest("tag must look like name:value", code="INVALID_TAG")
             tag_filter = (name, value)
+        owner = await access.listing_owner(principal_of(request), type) if access else None
         found = await service.list(
             type_name=type,
+            owner=owner,
             status=status,
             parent=parent,
             tag=tag_filter,

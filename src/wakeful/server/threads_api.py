@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ag_ui.core import RunAgentInput
 from ag_ui.encoder import EventEncoder
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -15,7 +15,7 @@ from ..entities.errors import UnknownEntity
 from ..streams.errors import BadRequest
 from ..threads.agui import agui_events, last_user_text
 from ..threads.service import ThreadService
-from .authorization import ThreadAuthorizer, check_thread_access
+from .access import Access, principal_of
 
 
 class CreateThread(BaseModel):
@@ -58,17 +58,21 @@ class Queued(BaseModel):
     id: str
 
 
-def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -> APIRouter:
-    router = APIRouter(prefix="/v1/threads", tags=["threads"])
-
-    async def allow(request: Request, action: str, thread_id: str | None = None) -> None:
-        await check_thread_access(authorize, request, action, thread_id)
+def threads_router(
+    threads: ThreadService, guard: Callable[[Request], Awaitable[None]], access: Access | None
+) -> APIRouter:
+    """Thread routes; ``guard`` checks each against its rule (threads are entities of the
+    thread type to the policy)."""
+    router = APIRouter(prefix="/v1/threads", tags=["threads"], dependencies=[Depends(guard)])
 
     @router.post("", status_code=201, summary="Create a thread, optionally with a first prompt")
     async def create(body: CreateThread, request: Request, response: Response) -> Thread:
-        await allow(request, "create")
         view = await threads.create(
-            body.prompt, thread_id=body.id, title=body.title, metadata=body.metadata
+            body.prompt,
+            thread_id=body.id,
+            title=body.title,
+            metadata=body.metadata,
+            owner=principal_of(request).name,
         )
         response.headers["Location"] = f"/v1/threads/{view.id}"
         return Thread(**view.as_dict())
@@ -79,19 +83,18 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         after: str | None = Query(None, description="Thread id to continue after."),
         limit: int = Query(50, ge=1, le=500),
     ) -> ThreadPage:
-        await allow(request, "list")
-        views = await threads.list(after=after, limit=limit)
+        principal = principal_of(request)
+        owner = await access.listing_owner(principal, threads.type_name) if access else None
+        views = await threads.list(after=after, limit=limit, owner=owner)
         page = [Thread(**view.as_dict()) for view in views]
         return ThreadPage(threads=page, next=page[-1].id if len(page) == limit else None)
 
     @router.get("/{thread_id}", summary="Get a thread")
     async def get(thread_id: str, request: Request) -> Thread:
-        await allow(request, "read", thread_id)
         return Thread(**(await threads.get(thread_id)).as_dict())
 
     @router.get("/{thread_id}/messages", summary="List messages, including text still streaming")
     async def messages(thread_id: str, request: Request) -> list[dict[str, Any]]:
-        await allow(request, "read", thread_id)
         return await threads.messages(thread_id)
 
     @router.post(
@@ -100,12 +103,10 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         summary="Send a message (queued while a run is going)",
     )
     async def send(thread_id: str, body: SendMessage, request: Request) -> Queued:
-        await allow(request, "send", thread_id)
         return Queued(id=await threads.send(thread_id, body.content))
 
     @router.post("/{thread_id}/stop", status_code=202, summary="Stop the running run")
     async def stop(thread_id: str, request: Request) -> Response:
-        await allow(request, "stop", thread_id)
         await threads.stop(thread_id)
         return Response(status_code=202)
 
@@ -113,13 +114,11 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         "/{thread_id}/resume", status_code=202, summary="Resume a stopped or failed thread"
     )
     async def resume(thread_id: str, request: Request) -> Response:
-        await allow(request, "resume", thread_id)
         await threads.resume(thread_id)
         return Response(status_code=202)
 
     @router.delete("/{thread_id}", status_code=204, summary="Delete a thread")
     async def delete(thread_id: str, request: Request) -> Response:
-        await allow(request, "delete", thread_id)
         await threads.delete(thread_id)
         return Response(status_code=204)
 
@@ -131,7 +130,6 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
     async def tool_result(
         thread_id: str, call_id: str, body: ToolResult, request: Request
     ) -> Response:
-        await allow(request, "answer", thread_id)
         await threads.tool_result(thread_id, call_id, body.result)
         return Response(status_code=202)
 
@@ -143,7 +141,6 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
     async def tool_error(
         thread_id: str, call_id: str, body: ToolError, request: Request
     ) -> Response:
-        await allow(request, "answer", thread_id)
         await threads.tool_error(thread_id, call_id, body.error)
         return Response(status_code=202)
 
@@ -153,7 +150,6 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         response_class=StreamingResponse,
     )
     async def agui(thread_id: str, request: Request) -> StreamingResponse:
-        await allow(request, "send", thread_id)
         try:
             run_input = RunAgentInput.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -166,8 +162,11 @@ def threads_router(threads: ThreadService, authorize: ThreadAuthorizer | None) -
         try:
             view = await threads.get(thread_id)
         except UnknownEntity:
-            await allow(request, "create")  # creating it takes what POST /v1/threads takes
-            view = await threads.create(thread_id=thread_id)
+            # Creating it takes what POST /v1/threads takes.
+            principal = principal_of(request)
+            if access is not None:
+                await access.entity(principal, "spawn", threads.type_name, None)
+            view = await threads.create(thread_id=thread_id, owner=principal.name)
         start = (await threads.storage.head(view.stream)).tail
         message_id = await threads.send(thread_id, text)
         encoder = EventEncoder(accept=request.headers.get("accept", "text/event-stream"))

@@ -73,12 +73,14 @@ class ThreadService:
         thread_id: str | None = None,
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
+        owner: str | None = None,
     ) -> ThreadView:
         info = await self.entities.spawn(
             self.type_name,
             thread_id,
             args={"title": title, "metadata": metadata or {}},
             message=prompt,
+            owner=owner,
         )
         return await self.get(info.id)
 
@@ -126,9 +128,15 @@ class ThreadService:
             await self.entities.signal(self._url(thread_id), v.RESUME)
         await self.entities.signal(self._url(thread_id), CONTINUE)
 
-    async def list(self, *, after: str | None = None, limit: int = 50) -> list[ThreadView]:
+    async def list(
+        self, *, after: str | None = None, limit: int = 50, owner: str | None = None
+    ) -> list[ThreadView]:
+        """Threads in id order; with ``owner``, only those that principal created."""
         found = await self.entities.list(
-            type_name=self.type_name, after=self._url(after) if after else "", limit=limit
+            type_name=self.type_name,
+            owner=owner,
+            after=self._url(after) if after else "",
+            limit=limit,
         )
         return [await self.get(info.id) for info in found]
 

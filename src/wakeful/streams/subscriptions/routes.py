@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -24,6 +25,11 @@ from .store import SubscriptionStore
 from .tokens import TokenClaims, issue, verify
 
 MAX_CONTROL_BODY = 1 << 20
+
+#: ``(request, subscription id, configuration, explicitly linked paths)``: raises to
+#: refuse creating, reading, changing, claiming or deleting that subscription. The
+#: server's access policy; the streams layer itself trusts every caller.
+SubscriptionGuard = Callable[[Request, str, SubscriptionSpec, Sequence[str]], Awaitable[None]]
 
 
 def _json(data: object, status: int = 200, content_type: str = "application/json") -> Response:
@@ -71,9 +77,15 @@ def _wake_request(body: dict[str, Any]) -> WakeRequest:
 class SubscriptionsAPI:
     """The control API. Keys are loaded from the database at start, after routing is built."""
 
-    def __init__(self, ctx: StreamsContext, store: SubscriptionStore) -> None:
+    def __init__(
+        self,
+        ctx: StreamsContext,
+        store: SubscriptionStore,
+        guard: SubscriptionGuard | None = None,
+    ) -> None:
         self.ctx = ctx
         self.store = store
+        self.guard = guard
         self.key: SigningKey
         self.secret: bytes
 
@@ -124,15 +136,28 @@ class SubscriptionsAPI:
         response.headers["Cache-Control"] = "public, max-age=300"
         return response
 
+    async def _guarded(
+        self, request: Request, subscription_id: str, added: Sequence[str] = ()
+    ) -> SubscriptionRow:
+        """The stored subscription, once the guard lets this caller act on it."""
+        row = await self.store.get(subscription_id)
+        if self.guard is not None:
+            linked = [link.path for link in row.links if link.explicit]
+            await self.guard(request, subscription_id, row.spec, [*linked, *added])
+        return row
+
     async def subscription(self, request: Request) -> Response:
         subscription_id = validate_id(request.path_params["id"])
         if request.method == "GET":
-            return _json(self.view(await self.store.get(subscription_id)))
+            return _json(self.view(await self._guarded(request, subscription_id)))
         if request.method == "DELETE":
+            await self._guarded(request, subscription_id)
             await self.store.delete(subscription_id)
             return Response(status_code=204)
         if request.method == "PUT":
             spec = SubscriptionSpec.parse(await read_body(request, MAX_CONTROL_BODY))
+            if self.guard is not None:
+                await self.guard(request, subscription_id, spec, ())
             row, created = await self.store.put(subscription_id, spec, self._root(request))
             return _json(self.view(row), status=201 if created else 200)
         raise _method(request)
@@ -145,13 +170,16 @@ class SubscriptionsAPI:
         names = body.get("streams")
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise BadRequest("streams must be a list of stream paths", code="INVALID_BODY")
-        await self.store.add_streams(subscription_id, [paths.validate(name) for name in names])
+        added = [paths.validate(name) for name in names]
+        await self._guarded(request, subscription_id, added)
+        await self.store.add_streams(subscription_id, added)
         return Response(status_code=204)
 
     async def stream_link(self, request: Request) -> Response:
         subscription_id = validate_id(request.path_params["id"])
         if request.method != "DELETE":
             raise _method(request)
+        await self._guarded(request, subscription_id)
         await self.store.remove_stream(subscription_id, paths.validate(request.path_params["path"]))
         return Response(status_code=204)
 
@@ -161,6 +189,7 @@ class SubscriptionsAPI:
         worker = body.get("worker")
         if not isinstance(worker, str) or not worker or len(worker) > 200:
             raise BadRequest("worker must be a non-empty name", code="INVALID_BODY")
+        await self._guarded(request, subscription_id)
         row = await self.store.claim(subscription_id, worker)
         assert row.wake_id is not None
         token = issue(
