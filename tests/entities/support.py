@@ -19,9 +19,9 @@ from wakeful.entities.addressing import Address
 from wakeful.entities.definition import Registry
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.service import EntityService
+from wakeful.errors import WakefulError
 from wakeful.server.app import Background, ServerSettings
 from wakeful.state import StateStore
-from wakeful.streams.errors import StreamError
 from wakeful.streams.storage import Storage
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ async def read_raw(storage: Storage, path: str) -> list[tuple[int, int, Any]]:
     """Every message of a JSON stream as ``(start, end, decoded)`` byte positions."""
     try:
         stream = await storage.head(path)
-    except StreamError:
+    except WakefulError:
         return []
     found: list[tuple[int, int, Any]] = []
     position = 0

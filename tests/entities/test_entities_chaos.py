@@ -42,8 +42,8 @@ from support.postgres import require_postgres, schema_url
 from support.servers import STARTUP_SECONDS, free_port
 
 from wakeful.entities.addressing import Address
+from wakeful.errors import WakefulError
 from wakeful.state import StateStore
-from wakeful.streams.errors import StreamError
 from wakeful.streams.storage import open_storage
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -481,7 +481,7 @@ async def _supports_entities(url: str) -> str | None:
     try:
         await storage.subscriptions.outstanding_wakes()
         await storage.subscriptions.get("e~probe~probe")
-    except StreamError as exc:
+    except WakefulError as exc:
         if exc.status == 501:
             return exc.message
     finally:

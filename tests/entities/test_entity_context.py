@@ -13,8 +13,8 @@ from support.waiting import eventually, of_type
 from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry, collection
-from wakeful.entities.errors import InvalidArguments, InvalidMessage, UnknownEntityType
 from wakeful.entities.wake import Change, Wake
+from wakeful.errors import InvalidArguments, InvalidMessage, UnknownEntityType
 
 from .conftest import HarnessFactory
 from .support import wakes

@@ -9,13 +9,14 @@ from support.waiting import eventually
 from wakeful.entities.addressing import InvalidAddress
 from wakeful.entities.context import Context
 from wakeful.entities.definition import EntityType, Registry, collection
-from wakeful.entities.errors import (
+from wakeful.entities.wake import Signal, Wake
+from wakeful.errors import (
     EntityExists,
     InvalidArguments,
     InvalidMessage,
     UnknownEntityType,
 )
-from wakeful.entities.wake import Signal, Wake
+from wakeful.streams.http.statuses import status_of
 
 from .conftest import HarnessFactory
 
@@ -125,7 +126,7 @@ def test_max_attempts_must_be_positive() -> None:
 def test_unknown_types_raise_a_typed_error() -> None:
     with pytest.raises(UnknownEntityType) as caught:
         Registry().get("ghost")
-    assert caught.value.status == 404
+    assert status_of(caught.value) == 404
     assert caught.value.code == "UNKNOWN_TYPE"
 
 
@@ -171,7 +172,7 @@ def test_messages_are_validated_against_the_inbox_schema() -> None:
     assert defined.validate_message({"text": "hi"}) == Inbox(text="hi")
     with pytest.raises(InvalidMessage, match="text") as caught:
         defined.validate_message({"urgent": True})
-    assert caught.value.status == 400
+    assert status_of(caught.value) == 400
     assert caught.value.code == "INVALID_MESSAGE"
     with pytest.raises(InvalidMessage):
         defined.validate_message("plain text")

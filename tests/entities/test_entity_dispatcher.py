@@ -19,7 +19,7 @@ from wakeful.entities.loading import StateCache
 from wakeful.entities.passes import PassRunner
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.wake import Wake
-from wakeful.streams.errors import StreamError
+from wakeful.errors import WakefulError
 
 from .conftest import HarnessFactory
 from .support import wakes
@@ -100,7 +100,7 @@ async def expire_and_reclaim(harness: Any, subscription_id: str) -> tuple[Any, A
     async def reclaim() -> Any:
         try:
             return await harness.storage.subscriptions.claim(subscription_id, "fresh-worker")
-        except StreamError:
+        except WakefulError:
             return None
 
     fresh = await eventually(reclaim, what="a claim after the lease expired")
@@ -124,7 +124,7 @@ async def test_a_stale_claim_is_fenced_and_writes_nothing(
 
     before = (await harness.storage.head(address.stream)).tail
     if stale_first:
-        with pytest.raises(StreamError) as caught:
+        with pytest.raises(WakefulError) as caught:
             await runner("stale-worker").run(address, stale)
         assert caught.value.code in ("FENCED", "STALE_EPOCH")
         assert (await harness.storage.head(address.stream)).tail == before
@@ -133,7 +133,7 @@ async def test_a_stale_claim_is_fenced_and_writes_nothing(
         await runner("fresh-worker").run(address, fresh)
         after_fresh = (await harness.storage.head(address.stream)).tail
         assert after_fresh > before
-        with pytest.raises(StreamError) as caught:
+        with pytest.raises(WakefulError) as caught:
             await runner("stale-worker").run(address, stale)
         assert caught.value.code in ("FENCED", "STALE_EPOCH")
         assert (await harness.storage.head(address.stream)).tail == after_fresh

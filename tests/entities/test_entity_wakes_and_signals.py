@@ -12,9 +12,9 @@ from support.waiting import eventually, of_type
 from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
-from wakeful.entities.errors import EntityTerminated
 from wakeful.entities.wake import Signal, Wake
-from wakeful.streams.errors import NotFound
+from wakeful.errors import EntityTerminated, NotFound
+from wakeful.streams.http.statuses import status_of
 
 from .conftest import HarnessFactory
 from .support import Harness, wakes
@@ -173,7 +173,7 @@ async def test_stop_and_kill_are_terminal(harness_factory: HarnessFactory, name:
     assert stopped["value"]["status"] == final
     with pytest.raises(EntityTerminated) as caught:
         await harness.service.send("/worker/w", "more")
-    assert caught.value.status == 409
+    assert status_of(caught.value) == 409
     with pytest.raises(EntityTerminated):
         await harness.service.signal("/worker/w", "resume")
     # Its wake subscription is gone: nothing can run it again.

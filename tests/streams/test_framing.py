@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wakeful.errors import BadRequest
 from wakeful.streams import framing
-from wakeful.streams.errors import BadRequest
 
 JSON = "application/json"
 

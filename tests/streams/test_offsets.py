@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wakeful.errors import BadRequest
 from wakeful.streams import offsets
-from wakeful.streams.errors import BadRequest
+from wakeful.streams.http.statuses import status_of
 
 # Stream positions are byte counts stored as 64-bit integers.
 positions = st.integers(min_value=0, max_value=(1 << 63) - 1)
@@ -76,7 +77,7 @@ def test_malformed_tokens_are_rejected(token: str) -> None:
     with pytest.raises(BadRequest) as caught:
         offsets.parse_offset(token)
     assert caught.value.code == "INVALID_OFFSET"
-    assert caught.value.status == 400
+    assert status_of(caught.value) == 400
     # The message quotes the offending token, but never echoes an unbounded amount of it.
     assert "offset" in caught.value.message
     assert len(caught.value.message) < 200

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 from support.postgres import schema_url
 
+from wakeful.errors import Conflict, StaleEpoch
 from wakeful.streams import batch
-from wakeful.streams.errors import Conflict
 from wakeful.streams.model import AppendRequest, CreateRequest, ProducerClaim
 from wakeful.streams.storage.postgres import PostgresStorage, split_url
 from wakeful.streams.storage.postgres_notify import MAX_PAYLOAD, decode, parse, payloads
@@ -180,9 +180,9 @@ async def test_a_producer_fenced_through_one_is_fenced_on_the_other(
     await first.create(create("fenced"))
     await first.append(append("fenced", b"a", ProducerClaim("w", 0, 0)))
     await second.append(append("fenced", b"b", ProducerClaim("w", 1, 0)))
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(StaleEpoch) as refused:
         await first.append(append("fenced", b"c", ProducerClaim("w", 0, 1)))
-    assert getattr(refused.value, "status", None) == 403
+    assert refused.value.current_epoch == 1
 
 
 async def test_schemas_are_isolated(postgres_url: str, new_schema: Callable[[], str]) -> None:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wakeful.errors import BadRequest, Conflict, Forbidden, WakefulError
 from wakeful.streams import rules
-from wakeful.streams.errors import BadRequest, Conflict, Forbidden, StreamError
+from wakeful.streams.http.statuses import headers_of, status_of
 from wakeful.streams.model import AppendRequest, ProducerClaim, ProducerState, StreamRecord
 from wakeful.streams.offsets import format_offset
 from wakeful.streams.rules import Outcome
@@ -91,17 +92,17 @@ def test_content_type_mismatch_is_conflict(content_type: str) -> None:
     with pytest.raises(Conflict) as caught:
         rules.decide_append(stream(), None, append(b"1", content_type=content_type))
     assert caught.value.code == "CONTENT_TYPE_MISMATCH"
-    assert "Stream-Closed" not in caught.value.headers
+    assert "Stream-Closed" not in headers_of(caught.value)
 
 
 # -- closed streams ---------------------------------------------------------------------
 
 
-def _assert_closed_conflict(error: StreamError, tail: int) -> None:
+def _assert_closed_conflict(error: WakefulError, tail: int) -> None:
     assert isinstance(error, Conflict)
     assert error.code == "STREAM_CLOSED"
-    assert error.headers["Stream-Closed"] == "true"
-    assert error.headers["Stream-Next-Offset"] == format_offset(tail)
+    assert headers_of(error)["Stream-Closed"] == "true"
+    assert headers_of(error)["Stream-Next-Offset"] == format_offset(tail)
 
 
 def test_append_to_closed_stream_is_conflict_with_final_offset() -> None:
@@ -212,7 +213,7 @@ def test_new_producer_with_nonzero_seq_is_a_gap() -> None:
     with pytest.raises(Conflict) as caught:
         rules.decide_append(stream(), None, append(b"1", producer=claim(0, 3)))
     assert caught.value.code == "SEQUENCE_GAP"
-    assert caught.value.headers == {"Producer-Expected-Seq": "0", "Producer-Received-Seq": "3"}
+    assert headers_of(caught.value) == {"Producer-Expected-Seq": "0", "Producer-Received-Seq": "3"}
 
 
 def test_next_seq_is_accepted() -> None:
@@ -231,15 +232,15 @@ def test_seq_gap_reports_expected_and_received() -> None:
     with pytest.raises(Conflict) as caught:
         rules.decide_append(stream(), ProducerState(1, 4), append(b"1", producer=claim(1, 9)))
     assert caught.value.code == "SEQUENCE_GAP"
-    assert caught.value.headers == {"Producer-Expected-Seq": "5", "Producer-Received-Seq": "9"}
+    assert headers_of(caught.value) == {"Producer-Expected-Seq": "5", "Producer-Received-Seq": "9"}
 
 
 def test_stale_epoch_is_fenced_with_current_epoch() -> None:
     with pytest.raises(Forbidden) as caught:
         rules.decide_append(stream(), ProducerState(3, 0), append(b"1", producer=claim(2, 0)))
-    assert caught.value.status == 403
+    assert status_of(caught.value) == 403
     assert caught.value.code == "STALE_EPOCH"
-    assert caught.value.headers == {"Producer-Epoch": "3"}
+    assert headers_of(caught.value) == {"Producer-Epoch": "3"}
 
 
 def test_new_epoch_must_start_at_zero() -> None:
@@ -308,8 +309,8 @@ def test_producer_state_machine_matches_the_specification(sequence: list[tuple[i
         expected = spec(model, epoch, seq)
         try:
             verdict = rules.decide_append(stream(), state, append(b"1", producer=claim(epoch, seq)))
-        except StreamError as error:
-            assert error.status == expected.status, (model, epoch, seq)
+        except WakefulError as error:
+            assert status_of(error) == expected.status, (model, epoch, seq)
         else:
             status = 204 if verdict.outcome is Outcome.DUPLICATE else 200
             assert status == expected.status, (model, epoch, seq)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from wakeful.streams.errors import BadRequest, Conflict, Forbidden, Gone, NotFound
+from wakeful.errors import BadRequest, Conflict, Forbidden, Gone, NotFound
+from wakeful.streams.http.statuses import headers_of
 from wakeful.streams.model import (
     AppendRequest,
     CreateRequest,
@@ -110,7 +111,7 @@ async def test_idempotent_producer(storage: Storage) -> None:
     assert fenced.producer is not None and fenced.producer.epoch == 1
     with pytest.raises(Forbidden) as stale:
         await storage.append(append("p", b"4", producer=ProducerClaim("w", 0, 2)))
-    assert stale.value.headers["Producer-Epoch"] == "1"
+    assert headers_of(stale.value)["Producer-Epoch"] == "1"
     assert (await storage.read("p", 0)).messages == [b"1", b"2", b"9"]
 
 

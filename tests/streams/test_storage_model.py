@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wakeful.streams.errors import BadRequest, Conflict, Gone, NotFound, StreamError
+from wakeful.errors import BadRequest, Conflict, Gone, NotFound, WakefulError
 from wakeful.streams.model import AppendRequest, CreateRequest, ForkSpec
 from wakeful.streams.storage.sqlite import SqliteStorage
 
@@ -45,7 +45,7 @@ class ModelStream:
             result.append(result[-1] + len(message))
         return result
 
-    def error(self) -> type[StreamError] | None:
+    def error(self) -> type[WakefulError] | None:
         if self.purged:
             return NotFound
         if self.deleted:
@@ -166,7 +166,7 @@ class Scenario:
         request = CreateRequest(
             path, None, None, None, False, b"", ForkSpec(source.path, offset, sub)
         )
-        expected: type[StreamError] | None
+        expected: type[WakefulError] | None
         if source.purged:
             expected = NotFound
         elif source.deleted:

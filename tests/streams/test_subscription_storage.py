@@ -17,8 +17,8 @@ import orjson
 import pytest
 from support.postgres import schema_url
 
+from wakeful.errors import Conflict, NotFound, WakefulError
 from wakeful.streams import batch
-from wakeful.streams.errors import Conflict, NotFound, StreamError
 from wakeful.streams.model import AppendRequest, CreateRequest
 from wakeful.streams.storage import Storage
 from wakeful.streams.storage.postgres import PostgresStorage
@@ -154,7 +154,7 @@ async def test_a_batch_acks_atomically_and_covers_its_own_append(storage: Storag
     # A batch that fails leaves everything, its acks included, as it was.
     row = await store.claim("s", "w")
     before = await store.get("s")
-    with pytest.raises(StreamError):
+    with pytest.raises(WakefulError):
         await storage.commit(
             [
                 batch.AckWake("s", claims(row), done(row)),

@@ -17,9 +17,9 @@ from ..entities.addressing import Address
 from ..entities.definition import Registry
 from ..entities.loading import StateCache
 from ..entities.service import EntityService
+from ..errors import AlreadyAnswered, BadRequest, ErrorCode, UnknownToolCall
 from ..state.events import insert
 from ..streams import batch
-from ..streams.errors import BadRequest, Conflict, NotFound
 from ..streams.model import AppendRequest, AppendResult, ProducerClaim
 from ..streams.storage import Storage
 from . import records as r
@@ -43,7 +43,7 @@ class ToolAnswers:
         loaded = await self._cache.load(address, self.registry.get(address.type), head.tail)
         call = loaded.store.collection(v.TOOL_CALL).get(call_id)
         if not isinstance(call, dict):
-            raise NotFound(f"{address.url} has no tool call {call_id!r}", code="UNKNOWN_TOOL_CALL")
+            raise UnknownToolCall(f"{address.url} has no tool call {call_id!r}")
         answer = loaded.store.collection(v.TOOL_RESULT).get(call_id)
         return {**call, "answer": answer if isinstance(answer, dict) else None}
 
@@ -57,7 +57,7 @@ class ToolAnswers:
         error: str | None = None,
     ) -> None:
         if status not in _KIND_FOR:
-            raise BadRequest(f"unknown answer status {status!r}", code="INVALID_ANSWER")
+            raise BadRequest(f"unknown answer status {status!r}", code=ErrorCode.INVALID_ANSWER)
         call = await self.call(url, call_id)
         kind = call.get("kind")
         if kind != _KIND_FOR[status]:
@@ -66,10 +66,10 @@ class ToolAnswers:
                 expected = "nothing: it runs by itself"
             raise BadRequest(
                 f"tool call {call_id!r} ({call.get('name')}) takes {expected}",
-                code="WRONG_ANSWER_KIND",
+                code=ErrorCode.WRONG_ANSWER_KIND,
             )
         if call.get("answer") is not None or call.get("status") in r.CALL_DONE:
-            raise Conflict(f"tool call {call_id!r} was already answered", code="ALREADY_ANSWERED")
+            raise AlreadyAnswered(f"tool call {call_id!r} was already answered")
         event = insert(
             v.TOOL_RESULT,
             call_id,
@@ -84,4 +84,4 @@ class ToolAnswers:
         )
         (appended,) = await self.storage.commit([batch.Append(request)])
         if isinstance(appended, AppendResult) and appended.duplicate:
-            raise Conflict(f"tool call {call_id!r} was already answered", code="ALREADY_ANSWERED")
+            raise AlreadyAnswered(f"tool call {call_id!r} was already answered")

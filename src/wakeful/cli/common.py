@@ -19,8 +19,20 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..client import AsyncClient, WakefulError
+from ..client import AsyncClient
 from ..client.async_client import DEFAULT_URL
+from ..errors import (
+    InvalidEntityURL,
+    InvalidURL,
+    LocalTypeConflict,
+    ServerUnreachable,
+    TypeInUse,
+    Unauthorized,
+    UnknownEntity,
+    UnknownEntityType,
+    WakefulError,
+    WebhookURLRejected,
+)
 
 T = TypeVar("T")
 
@@ -59,26 +71,28 @@ def connection(ctx: typer.Context, url: str | None, token: str | None) -> Connec
     return Connection(url or base.url, token or base.token)
 
 
+# The next step for each kind of error a user meets at the command line; the first class
+# ``error`` is an instance of wins, so subclasses come before their kinds.
+_HINTS: tuple[tuple[type[WakefulError], str], ...] = (
+    (
+        ServerUnreachable,
+        "start one with `wakeful serve`, or point --url (or WAKEFUL_URL) at a running one",
+    ),
+    (InvalidURL, f"use a URL like {DEFAULT_URL}"),
+    (Unauthorized, "this server needs a token: pass --token or set WAKEFUL_TOKEN"),
+    (UnknownEntityType, "`wakeful types` lists the types this server runs"),
+    (TypeInUse, "`wakeful ps --type TYPE` lists them"),
+    (LocalTypeConflict, "types defined in Python change with the code the server runs"),
+    (WebhookURLRejected, "use https://…, or http:// to localhost or 127.0.0.x"),
+    (UnknownEntity, "`wakeful ps` lists the entities"),
+    (InvalidEntityURL, "entity URLs look like /type/id (see `wakeful ps`)"),
+)
+
+
 def _hint(error: WakefulError) -> str | None:
-    kind = type(error).__name__
-    if kind == "ServerUnreachable":
-        return "start one with `wakeful serve`, or point --url (or WAKEFUL_URL) at a running one"
-    if kind == "InvalidURL":
-        return f"use a URL like {DEFAULT_URL}"
-    if kind == "Unauthorized":
-        return "this server needs a token: pass --token or set WAKEFUL_TOKEN"
-    if error.code == "UNKNOWN_TYPE":
-        return "`wakeful types` lists the types this server runs"
-    if error.code == "TYPE_IN_USE":
-        return "`wakeful ps --type TYPE` lists them"
-    if error.code == "LOCAL_TYPE":
-        return "types defined in Python change with the code the server runs"
-    if error.code == "WEBHOOK_URL_REJECTED":
-        return "use https://…, or http:// to localhost or 127.0.0.x"
-    if error.code == "UNKNOWN_ENTITY":
-        return "`wakeful ps` lists the entities"
-    if error.code == "INVALID_ADDRESS" and not error.message.startswith("entity type"):
-        return "entity URLs look like /type/id (see `wakeful ps`)"
+    for kind, hint in _HINTS:
+        if isinstance(error, kind):
+            return hint
     return None
 
 

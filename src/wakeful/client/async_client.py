@@ -19,15 +19,16 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from ..entities.addressing import Address, InvalidAddress, check_id, check_type
+from ..entities.addressing import Address, check_id, check_type
+from ..errors import BadRequest as _OffsetError
+from ..errors import ErrorCode
 from ..state import StateStore
-from ..streams.errors import BadRequest as _OffsetError
 from ..streams.offsets import BEGINNING, NOW, ZERO, parse_offset
 from .errors import (
-    BadRequest,
     InvalidURL,
     NotFound,
     ServerUnreachable,
+    UnknownEntity,
     WakefulError,
     from_response,
     unreachable,
@@ -65,28 +66,26 @@ def base_url_of(url: str) -> str:
 def address_of(target: EntityRef) -> Address:
     """The address an entity URL (``/type/id``) or an object with a ``url`` names."""
     url = target if isinstance(target, str) else target.url
-    try:
-        return Address.parse(url)
-    except InvalidAddress as exc:
-        raise BadRequest(str(exc), code="INVALID_ADDRESS") from None
+    return Address.parse(url)
 
 
 def thread_id_of(target: ThreadRef) -> str:
     """The id a thread id or :class:`Thread` names, checked before it goes in a path."""
     thread_id = target if isinstance(target, str) else target.id
-    try:
-        return check_id(thread_id)
-    except InvalidAddress as exc:
-        raise BadRequest(str(exc), code="INVALID_ADDRESS") from None
+    return check_id(thread_id)
 
 
 def type_name_of(name: str) -> str:
     """``name`` checked as a type name before it goes in a path (a ``/`` in it would
     otherwise reach some other route and come back as a puzzling 404)."""
-    try:
-        return check_type(name)
-    except InvalidAddress as exc:
-        raise BadRequest(str(exc), code="INVALID_ADDRESS") from None
+    return check_type(name)
+
+
+def missing_entity(address: Address, error: NotFound) -> UnknownEntity:
+    """The entity behind a stream the server did not find, with the answer's status."""
+    unknown = UnknownEntity(f"entity {address.url} does not exist")
+    unknown.status = error.status
+    return unknown
 
 
 def _entity_path(target: EntityRef) -> str:
@@ -170,12 +169,13 @@ class AsyncClient:
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            raise WakefulError(
+            error = WakefulError(
                 f"{method} {response.request.url} did not answer with JSON"
                 " (is this the URL of a Wakeful server?)",
-                status=response.status_code,
-                code="NOT_JSON",
-            ) from None
+                code=ErrorCode.NOT_JSON,
+            )
+            error.status = response.status_code
+            raise error from None
 
     # -- server -----------------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class AsyncClient:
                     "GET", f"/v1/stream/{address.stream}", params={"offset": offset}
                 )
             except NotFound as exc:
-                raise NotFound(f"entity {address.url} does not exist", code=exc.code) from None
+                raise missing_entity(address, exc) from None
             store.apply_all(orjson.loads(response.content))
             offset = response.headers.get("Stream-Next-Offset", offset)
             done = response.headers.get("Stream-Up-To-Date") or response.headers.get(
@@ -369,9 +369,7 @@ class AsyncClient:
                     await response.aread()
                     error = from_response(response)
                     if isinstance(error, NotFound):
-                        raise NotFound(
-                            f"entity {address.url} does not exist", code=error.code
-                        ) from None
+                        raise missing_entity(address, error) from None
                     raise error
                 received = False
                 async for batch in sse_batches(response.aiter_lines()):

@@ -1,10 +1,13 @@
-"""The errors the client raises, one class per kind of answer a caller reacts to.
+"""The errors the client raises: the same classes the server raises, rebuilt from answers.
 
 The server answers every refusal with ``{"error": {"code", "message"}}`` and a 4xx
-status; these classes carry those three things, so callers can branch on the class (a
-missing entity, a conflict, a bad token) without parsing messages. A server that cannot
-be reached at all is a different failure, raised as :class:`ServerUnreachable` (also a
-built-in :class:`ConnectionError`), so ``except ConnectionError`` keeps working.
+status; the client raises the class of :mod:`wakeful.errors` that code stands for (a
+``FENCED`` answer is a :class:`~wakeful.errors.Fenced`, an ``UNKNOWN_ENTITY`` one an
+:class:`~wakeful.errors.UnknownEntity`), or the kind its status names when the code is one
+this version does not know, so callers branch on the class without parsing messages. The
+answer's status is kept on ``error.status``. A server that cannot be reached at all is a
+different failure, raised as :class:`ServerUnreachable` (also a built-in
+:class:`ConnectionError`), so ``except ConnectionError`` keeps working.
 """
 
 from __future__ import annotations
@@ -12,81 +15,33 @@ from __future__ import annotations
 import httpx
 import orjson
 
+from ..errors import (
+    BY_CODE,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidURL,
+    NotFound,
+    ServerUnreachable,
+    Unauthorized,
+    UnknownEntity,
+    WakefulError,
+)
+from ..streams.http.statuses import KIND_OF_STATUS
 
-class WakefulError(Exception):
-    """A request the server refused (or could not answer). ``status`` is the HTTP status
-    (``None`` when no answer came), ``code`` the server's machine-readable error code."""
-
-    status: int | None = None
-    code = "ERROR"
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class BadRequest(WakefulError):
-    """400: the request was malformed or its arguments did not validate."""
-
-    status = 400
-    code = "BAD_REQUEST"
-
-
-class Unauthorized(WakefulError):
-    """401: the server wants a bearer token and this one is missing or wrong."""
-
-    status = 401
-    code = "UNAUTHORIZED"
-
-
-class Forbidden(WakefulError):
-    """403: the token is fine, but the server's authorization hook said no."""
-
-    status = 403
-    code = "FORBIDDEN"
-
-
-class NotFound(WakefulError):
-    """404: no such entity, thread, type, tool call or stream."""
-
-    status = 404
-    code = "NOT_FOUND"
-
-
-class Conflict(WakefulError):
-    """409: the request contradicts the current state (an id taken, a thread not running)."""
-
-    status = 409
-    code = "CONFLICT"
-
-
-class InvalidURL(WakefulError, ValueError):
-    """The server URL given to the client cannot be a server's address."""
-
-    code = "INVALID_URL"
-
-
-class ServerUnreachable(WakefulError, ConnectionError):
-    """No answer: nothing listens at the URL, the connection dropped, or it timed out."""
-
-    code = "UNREACHABLE"
-
-
-_BY_STATUS: dict[int, type[WakefulError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    422: BadRequest,
-}
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InvalidURL",
+    "NotFound",
+    "ServerUnreachable",
+    "Unauthorized",
+    "UnknownEntity",
+    "WakefulError",
+    "from_response",
+    "unreachable",
+]
 
 
 def from_response(response: httpx.Response) -> WakefulError:
@@ -107,8 +62,13 @@ def from_response(response: httpx.Response) -> WakefulError:
             f"{request.method} {request.url} answered {status} {response.reason_phrase}"
             " (is this the URL of a Wakeful server?)"
         )
-    kind = _BY_STATUS.get(status, WakefulError)
-    return kind(message, status=status, code=code if isinstance(code, str) else None)
+    code = code if isinstance(code, str) else None
+    precise = BY_CODE.get(code) if code is not None else None
+    error = (precise or KIND_OF_STATUS.get(status, WakefulError))(message)
+    if code is not None:
+        error.code = code  # kept as sent, even when this version has no name for it
+    error.status = status
+    return error
 
 
 def unreachable(base_url: str, error: httpx.TransportError) -> ServerUnreachable:

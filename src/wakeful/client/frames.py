@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..streams.errors import BadRequest
+from ..errors import BadRequest
 from ..streams.offsets import format_offset, parse_offset
 from .models import Event
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import InvalidAddress, InvalidEntityURL
+
 TYPE_PATTERN = re.compile(r"\A[a-z][a-z0-9_-]{0,63}\Z")
 ID_PATTERN = re.compile(r"\A[A-Za-z0-9._-]{1,128}\Z")
 WAKE_STREAM = "_wakeful/wakes"
 SHARED_PREFIX = "_shared/"
-
-
-class InvalidAddress(ValueError):
-    """An entity type, id or URL that cannot name an entity."""
 
 
 def check_type(name: str) -> str:
@@ -48,7 +46,7 @@ class Address:
         """``/chat/42`` (or ``chat/42``) → Address("chat", "42")."""
         parts = url.strip("/").split("/")
         if len(parts) != 2:
-            raise InvalidAddress(f"entity URL {url!r} must look like /type/id")
+            raise InvalidEntityURL(f"entity URL {url!r} must look like /type/id")
         return cls(check_type(parts[0]), check_id(parts[1]))
 
     @property

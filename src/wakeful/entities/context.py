@@ -18,6 +18,7 @@ import orjson
 from croniter import croniter
 from pydantic import BaseModel
 
+from ..errors import InvalidArguments
 from ..state import Collection, StateStore
 from ..state.events import Change as StateChange
 from ..state.events import delete, insert, parse, update
@@ -27,7 +28,6 @@ from . import events
 from . import vocabulary as v
 from .addressing import Address, shared_stream
 from .definition import CollectionSpec, EntityType, Registry
-from .errors import InvalidArguments
 from .subscription import EntitySubscription, pull_wake
 from .wake import Wake
 

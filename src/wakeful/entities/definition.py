@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import InvalidArguments, InvalidMessage, UnknownEntityType
 from .addressing import Address, check_type
-from .errors import InvalidArguments, InvalidMessage, UnknownEntityType
 from .subscription import EntitySubscription, pull_wake
 
 if TYPE_CHECKING:

@@ -16,8 +16,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from referencing.exceptions import Unresolvable
 
-from ..streams.errors import BadRequest
-from .errors import InvalidSchema
+from ..errors import BadRequest, InvalidSchema
 
 
 @dataclass(frozen=True, slots=True)

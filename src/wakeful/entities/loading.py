@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import WakefulError
 from ..state import StateStore
-from ..streams.errors import StreamError
 from ..streams.storage import Storage
 from . import vocabulary as v
 from .addressing import Address
@@ -41,7 +41,7 @@ async def read_messages(
     """Messages of the JSON stream ``path`` that start in ``[start, end)``, with positions."""
     try:
         stream = await storage.head(path)
-    except StreamError:
+    except WakefulError:
         return
     position = start
     while position < end:
@@ -112,6 +112,6 @@ class StateCache:
                 ):
                     store = StateStore.restore(message.value, models)
                     return Loaded(store, store.events)
-            except (StreamError, ValueError, TypeError):
+            except (WakefulError, ValueError, TypeError):
                 pass  # an unreadable snapshot only costs a full replay
         return Loaded(StateStore(models), 0)

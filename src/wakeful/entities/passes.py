@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 
+from ..errors import LOST_CLAIM, InvalidMessage, WakefulError
 from ..state import StateStore
 from ..state.events import Change as StateChange
 from ..state.events import InvalidEvent, parse
 from ..streams import batch
-from ..streams.errors import StreamError
 from ..streams.model import AppendRequest, AppendResult, CreateRequest, ProducerClaim
 from ..streams.storage import Storage
 from ..streams.subscriptions.model import Ack, Link, SubscriptionRow, WakeRequest
@@ -33,7 +33,6 @@ from . import vocabulary as v
 from .addressing import SHARED_PREFIX, Address
 from .context import JSON, Context, next_cron
 from .definition import EntityType, Registry
-from .errors import InvalidMessage
 from .loading import SNAPSHOT_LABEL, StateCache, read_messages
 from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
 
@@ -431,7 +430,7 @@ class PassRunner:
                 shared[str(row["name"])] = await self._shared_store(str(row["stream"]))
         try:
             args = definition.validate_args(created.get("args"))
-        except StreamError:
+        except WakefulError:
             args = created.get("args")
         return Context(
             address=address,
@@ -548,7 +547,7 @@ class PassRunner:
             store = self.shared[stream] = StateStore()
         try:
             tail = (await self.storage.head(stream)).tail
-        except StreamError:
+        except WakefulError:
             return store
         async for message in read_messages(self.storage, stream, store.position, tail):
             store.apply(message.value)
@@ -566,7 +565,7 @@ class PassRunner:
             await asyncio.sleep(interval)
             try:
                 await self.storage.subscriptions.ack(row.id, claims, request)
-            except StreamError as exc:
+            except WakefulError as exc:
                 log.warning("%s: lost the lease (%s); stopping the handler", row.id, exc.code)
                 task.cancel()
                 return
@@ -582,7 +581,7 @@ class PassRunner:
             event = hub.watch(stream_id) if stream_id is not None else None
             try:
                 stream = await self.storage.head(address.stream)
-            except StreamError:
+            except WakefulError:
                 return
             if event is None or stream.id != stream_id:
                 stream_id = stream.id
@@ -630,8 +629,8 @@ class PassRunner:
             await self.storage.commit(
                 await self._operations(address, row, claims, inputs, outcome, snapshot, created)
             )
-        except StreamError as exc:
-            if outcome.ctx is None or exc.code in ("FENCED", "STALE_EPOCH", "NO_SUBSCRIPTION"):
+        except WakefulError as exc:
+            if outcome.ctx is None or isinstance(exc, LOST_CLAIM):
                 raise
             # What the handler asked for cannot be committed (say, a child id that exists):
             # record the failure instead, without its effects.
@@ -739,7 +738,7 @@ class PassRunner:
     ) -> list[batch.Operation]:
         try:
             start = (await self.storage.head(address.snapshots)).tail
-        except StreamError:
+        except WakefulError:
             start = 0
         labels[SNAPSHOT_LABEL] = str(start)
         create = CreateRequest(address.snapshots, JSON, None, None, False, b"")

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import InvalidArguments, InvalidMessage, NoPublicURL
 from ..streams.subscriptions import webhook_urls
 from .addressing import Address, check_type
-from .errors import InvalidArguments, InvalidMessage, NoPublicURL
 from .json_schema import JsonSchema
 from .subscription import EntitySubscription, webhook
 

@@ -19,8 +19,8 @@ from typing import Literal
 import orjson
 from pydantic import ValidationError
 
+from ..errors import WakefulError
 from ..state.events import Change, Control, InvalidEvent, delete, insert, parse, update
-from ..streams.errors import StreamError
 from ..streams.model import AppendRequest, CreateRequest
 from ..streams.storage import Storage
 from .remote import RemoteType, RemoteTypeSpec
@@ -55,7 +55,7 @@ class RemoteTypes:
     async def start(self) -> None:
         try:
             await self._ensure_stream()
-        except StreamError as exc:
+        except WakefulError as exc:
             log.warning("cannot create %s (%s); remote types are unavailable", TYPES_STREAM, exc)
         await self.refresh()
         self._follower = asyncio.create_task(self._follow(), name="wakeful-remote-types")
@@ -72,7 +72,7 @@ class RemoteTypes:
         async with self._reading:
             try:
                 stream = await self.storage.head(TYPES_STREAM)
-            except StreamError:
+            except WakefulError:
                 stream = None
             if stream is None or stream.id != self._stream_id:
                 # Gone or replaced: what we folded belongs to another stream.
@@ -115,7 +115,7 @@ class RemoteTypes:
             if spec.name != event.key:
                 raise ValueError(f"key {event.key!r} does not match the name {spec.name!r}")
             return RemoteType.build(spec, self.callback_root)
-        except (ValidationError, ValueError, StreamError) as exc:
+        except (ValidationError, ValueError, WakefulError) as exc:
             log.warning("skipping invalid remote type %r on %s: %s", event.key, TYPES_STREAM, exc)
             return None
 
@@ -161,7 +161,7 @@ class RemoteTypes:
             try:
                 # Watch before reading, so an append landing in between still wakes us.
                 changed = None
-                with contextlib.suppress(StreamError):
+                with contextlib.suppress(WakefulError):
                     stream = await self.storage.head(TYPES_STREAM)
                     changed = self.storage.hub.watch(stream.id)
                 await self.refresh()

@@ -21,12 +21,11 @@ from typing import Any
 
 import orjson
 
-from ..streams.errors import Conflict, NotFound, StreamError
+from ..errors import Conflict, NotFound, UnknownEntityType, WakefulError
 from ..streams.model import CreateRequest
 from ..streams.storage import Storage
 from .addressing import WAKE_STREAM, from_subscription_id
 from .definition import Registry
-from .errors import UnknownEntityType
 from .loading import StateCache
 from .passes import PassRunner
 
@@ -111,7 +110,7 @@ class Runtime:
             except Exception:
                 log.exception("following the wake stream failed; retrying")
                 await asyncio.sleep(1.0)
-                with contextlib.suppress(StreamError):
+                with contextlib.suppress(WakefulError):
                     await ensure_wake_stream(self.storage)
 
     async def _work(self) -> None:
@@ -141,7 +140,7 @@ class Runtime:
             await self.passes.run(address, row)
         except UnknownEntityType:
             return False
-        except StreamError as exc:
+        except WakefulError as exc:
             log.warning("%s: pass abandoned (%s: %s)", address, exc.code, exc.message)
             return False
         self.passes_run += 1

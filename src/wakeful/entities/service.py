@@ -12,9 +12,17 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from ..errors import (
+    Conflict,
+    EntityExists,
+    EntityTerminated,
+    InvalidArguments,
+    NotFound,
+    UnknownEntity,
+    WakefulError,
+)
 from ..state import StateStore
 from ..streams import batch
-from ..streams.errors import Conflict, NotFound, StreamError
 from ..streams.model import AppendRequest, StreamRecord
 from ..streams.offsets import format_offset
 from ..streams.storage import Storage
@@ -23,7 +31,6 @@ from . import vocabulary as v
 from .addressing import Address
 from .context import JSON, creation_operations
 from .definition import Registry
-from .errors import EntityExists, EntityTerminated, InvalidArguments, UnknownEntity
 from .loading import read_messages
 
 
@@ -110,7 +117,7 @@ class EntityService:
         address = Address.parse(url)
         try:
             stream = await self.storage.head(address.stream)
-        except StreamError as exc:
+        except WakefulError as exc:
             raise UnknownEntity(f"entity {address.url} does not exist") from exc
         labels = await self.storage.labels(address.stream)
         if labels.get("kind") != "entity":

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import LocalTypeConflict, TypeInUse, UnknownEntityType
 from ..streams.storage import Storage
 from .definition import Registry
-from .errors import LocalTypeConflict, TypeInUse, UnknownEntityType
 from .remote import RemoteTypeSpec
 from .remote_types import Outcome, RemoteTypes
 

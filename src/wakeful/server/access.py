@@ -18,10 +18,16 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..entities.addressing import Address, InvalidAddress, from_subscription_id
+from ..entities.addressing import Address, from_subscription_id
 from ..entities.definition import Registry
-from ..entities.errors import UnknownEntityType
-from ..streams.errors import Forbidden, StreamError, Unauthorized
+from ..errors import (
+    ErrorCode,
+    Forbidden,
+    InvalidAddress,
+    Unauthorized,
+    UnknownEntityType,
+    WakefulError,
+)
 from ..streams.http import paths
 from ..streams.http.context import MOUNT, base_headers, error_response
 from ..streams.storage import Storage
@@ -41,7 +47,7 @@ def principal_of(connection: HTTPConnection) -> Principal:
     if not isinstance(found, Principal):
         # Only public routes run without one; reaching here from another is a wiring bug,
         # and refusing is the safe answer to it.
-        raise Unauthorized("this request was not authenticated", code="UNAUTHORIZED")
+        raise Unauthorized("this request was not authenticated", code=ErrorCode.UNAUTHORIZED)
     return found
 
 
@@ -62,7 +68,8 @@ class Access:
             allowed = await allowed
         if not allowed:
             raise Forbidden(
-                f"{principal.name!r} may not {action} {target.describe()}", code="NOT_ALLOWED"
+                f"{principal.name!r} may not {action} {target.describe()}",
+                code=ErrorCode.NOT_ALLOWED,
             )
 
     async def owner_of(self, type_name: str, entity_id: str) -> str | None:
@@ -103,7 +110,10 @@ class Access:
         if principal.admin:
             return
         if path.startswith(SYSTEM_PREFIX):
-            raise Forbidden(f"system stream {path!r} is the admin's alone", code="NOT_ALLOWED")
+            raise Forbidden(
+                f"system stream {path!r} is the admin's alone",
+                code=ErrorCode.NOT_ALLOWED,
+            )
         parts = path.split("/")
         if len(parts) > 1 and await self._is_type(parts[0]):
             as_entity = _AS_ENTITY.get(action, "write")
@@ -121,7 +131,7 @@ class Access:
             raise Forbidden(
                 f"only the admin may subscribe to {pattern!r}: it can match entities' or"
                 " system streams",
-                code="NOT_ALLOWED",
+                code=ErrorCode.NOT_ALLOWED,
             )
         await self.require(principal, "read", StreamTarget(pattern, pattern=True))
         await self.require(principal, "append", StreamTarget(pattern, pattern=True))
@@ -140,7 +150,8 @@ class Access:
             return
         if from_subscription_id(subscription_id) is not None:
             raise Forbidden(
-                f"subscription {subscription_id!r} belongs to the runtime", code="NOT_ALLOWED"
+                f"subscription {subscription_id!r} belongs to the runtime",
+                code=ErrorCode.NOT_ALLOWED,
             )
         for path in sorted({*spec.streams, *linked}):
             await self.stream(principal, "read", path)
@@ -158,7 +169,7 @@ class Access:
         if rule is not None and rule.guard in ("any", "public"):
             return
         if rule is None or rule.action is None:
-            raise Forbidden("this route has no access rule", code="NOT_ALLOWED")
+            raise Forbidden("this route has no access rule", code=ErrorCode.NOT_ALLOWED)
         params = request.path_params
         if rule.guard == "types":
             await self.require(principal, rule.action, TypesTarget(params.get("type_name")))
@@ -261,7 +272,7 @@ class StreamGuard:
             principal = principal_of(connection)
             if not principal.admin:
                 await self._check(principal, action, relative, connection)
-        except StreamError as error:
+        except WakefulError as error:
             response = error_response(error, head=scope["method"] == "HEAD")
             response.headers.update(base_headers())
             await response(scope, receive, send)
@@ -273,13 +284,13 @@ class StreamGuard:
     ) -> None:
         try:
             target = paths.validate(relative)
-        except StreamError:
+        except WakefulError:
             return  # the handler refuses the path itself (400)
         await self.access.stream(principal, action, target)
         source = connection.headers.get(FORKED_FROM)
         if action == "create" and source is not None:
             try:
                 forked = paths.from_header(source, self.mount)
-            except StreamError:
+            except WakefulError:
                 return
             await self.access.stream(principal, "read", forked)

@@ -22,13 +22,12 @@ from starlette.responses import Response
 from .. import __version__
 from ..agent.answers import ToolAnswers
 from ..agent.loop import Concurrency, ModelCache, use_agent
-from ..entities.addressing import InvalidAddress
 from ..entities.definition import Registry
 from ..entities.remote_types import RemoteTypes
 from ..entities.runtime import Runtime
 from ..entities.service import EntityService
 from ..entities.type_service import TypeService
-from ..streams.errors import BadRequest, StreamError
+from ..errors import BadRequest, ErrorCode, WakefulError
 from ..streams.http.app import stream_routes
 from ..streams.http.context import MOUNT, Limits, StreamsContext, base_headers, error_response
 from ..streams.scheduler import Scheduler
@@ -198,16 +197,12 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(StreamError)
-    async def stream_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, StreamError)
+    @app.exception_handler(WakefulError)
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, WakefulError)
         response = error_response(error)
         response.headers.update(base_headers())
         return response
-
-    @app.exception_handler(InvalidAddress)
-    async def invalid_address(request: Request, error: Exception) -> Response:
-        return error_response(BadRequest(str(error), code="INVALID_ADDRESS"))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: Exception) -> Response:
@@ -216,7 +211,9 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()[:5]
         )
-        return error_response(BadRequest(f"invalid request: {problems}", code="INVALID_REQUEST"))
+        return error_response(
+            BadRequest(f"invalid request: {problems}", code=ErrorCode.INVALID_REQUEST)
+        )
 
     guard = access.route if access is not None else _open
     app.include_router(types_router(TypeService(storage, registry), guard))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ..entities.addressing import Address
 from ..entities.service import EntityService
-from ..streams.errors import BadRequest
+from ..errors import BadRequest, ErrorCode
 from .access import Access, principal_of
 
 STATUSES = frozenset({"idle", "paused", "failed", "stopped", "killed"})
@@ -96,13 +96,13 @@ def entities_router(
         if status is not None and status not in STATUSES:
             raise BadRequest(
                 f"unknown status {status!r}; use one of {', '.join(sorted(STATUSES))}",
-                code="INVALID_STATUS",
+                code=ErrorCode.INVALID_STATUS,
             )
         tag_filter = None
         if tag is not None:
             name, separator, value = tag.partition(":")
             if not separator or not name:
-                raise BadRequest("tag must look like name:value", code="INVALID_TAG")
+                raise BadRequest("tag must look like name:value", code=ErrorCode.INVALID_TAG)
             tag_filter = (name, value)
         owner = await access.listing_owner(principal_of(request), type) if access else None
         found = await service.list(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..streams.errors import PayloadTooLarge
+from ..errors import PayloadTooLarge
 from ..streams.http.context import MOUNT, base_headers, error_response
 
 

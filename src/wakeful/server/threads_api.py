@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from ..entities.errors import UnknownEntity
-from ..streams.errors import BadRequest
+from ..errors import BadRequest, ErrorCode, UnknownEntity
 from ..threads.agui import agui_events, last_user_text
 from ..threads.service import ThreadService
 from .access import Access, principal_of
@@ -154,11 +153,13 @@ def threads_router(
             run_input = RunAgentInput.model_validate_json(await request.body())
         except ValidationError as exc:
             raise BadRequest(
-                f"invalid RunAgentInput: {exc.errors()[0]['msg']}", code="INVALID_REQUEST"
+                f"invalid RunAgentInput: {exc.errors()[0]['msg']}", code=ErrorCode.INVALID_REQUEST
             ) from None
         text = last_user_text(run_input)
         if text is None:
-            raise BadRequest("RunAgentInput has no user message to send", code="NO_USER_MESSAGE")
+            raise BadRequest(
+                "RunAgentInput has no user message to send", code=ErrorCode.NO_USER_MESSAGE
+            )
         try:
             view = await threads.get(thread_id)
         except UnknownEntity:

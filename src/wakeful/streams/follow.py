@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from .errors import StreamError
+from ..errors import WakefulError
 from .storage import Storage
 
 IDLE_RECHECK_SECONDS = 15.0
@@ -28,7 +28,7 @@ async def follow(storage: Storage, path: str, start: int) -> AsyncIterator[Entry
         event = storage.hub.watch(stream_id) if stream_id is not None else None
         try:
             stream = await storage.head(path)
-        except StreamError:
+        except WakefulError:
             return
         if event is None or stream.id != stream_id:
             stream_id = stream.id

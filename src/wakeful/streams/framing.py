@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .errors import BadRequest
+from ..errors import BadRequest, ErrorCode
 
 JSON = "application/json"
 
@@ -44,7 +44,7 @@ def frame(content_type: str, body: bytes, *, creating: bool) -> list[bytes]:
     value, dumps = _parse(body)
     if isinstance(value, list):
         if not value and not creating:
-            raise BadRequest("an empty JSON array appends nothing", code="EMPTY_ARRAY")
+            raise BadRequest("an empty JSON array appends nothing", code=ErrorCode.EMPTY_ARRAY)
         return [dumps(item) for item in value]
     return [dumps(value)]
 
@@ -59,11 +59,13 @@ def _parse(body: bytes) -> tuple[Any, Callable[[Any], bytes]]:
         try:
             return orjson.loads(body), orjson.dumps
         except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"body is not valid JSON: {exc}", code="INVALID_JSON") from None
+            raise BadRequest(
+                f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
+            ) from None
     try:
         value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}", code="INVALID_JSON") from None
+        raise BadRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from None
     return value, _stdlib_dumps
 
 

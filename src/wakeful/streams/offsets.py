@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import BadRequest
+from ..errors import BadRequest, ErrorCode
 
 BEGINNING = "-1"
 NOW = "now"
@@ -27,7 +27,7 @@ def parse_offset(token: str) -> int:
     """The position a client-supplied offset names; ``BadRequest`` for anything else."""
     match = _PATTERN.match(token)
     if match is None:
-        raise BadRequest(f"malformed offset {token[:80]!r}", code="INVALID_OFFSET")
+        raise BadRequest(f"malformed offset {token[:80]!r}", code=ErrorCode.INVALID_OFFSET)
     return int(match.group(1)) * _HALF + int(match.group(2))
 
 

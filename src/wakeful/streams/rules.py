@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..errors import BadRequest, Conflict, ErrorCode, SequenceGap, StaleEpoch, StreamClosed
 from . import framing
-from .errors import BadRequest, Conflict, Forbidden
 from .model import AppendRequest, ProducerState, StreamRecord
-from .offsets import format_offset
 
 
 class Outcome(Enum):
@@ -29,12 +28,8 @@ class Verdict:
     producer: ProducerState | None = None
 
 
-def closed_conflict(stream: StreamRecord) -> Conflict:
-    return Conflict(
-        "stream is closed",
-        code="STREAM_CLOSED",
-        headers={"Stream-Closed": "true", "Stream-Next-Offset": format_offset(stream.tail)},
-    )
+def closed_conflict(stream: StreamRecord) -> StreamClosed:
+    return StreamClosed("stream is closed", next_offset=stream.tail)
 
 
 def decide_append(
@@ -51,12 +46,14 @@ def decide_append(
 
     if request.messages:
         if request.content_type is None:
-            raise BadRequest("Content-Type is required with a body", code="MISSING_CONTENT_TYPE")
+            raise BadRequest(
+                "Content-Type is required with a body", code=ErrorCode.MISSING_CONTENT_TYPE
+            )
         if framing.media_type(request.content_type) != framing.media_type(stream.content_type):
             raise Conflict(
                 f"content type {request.content_type!r} does not match the stream's "
                 f"{stream.content_type!r}",
-                code="CONTENT_TYPE_MISMATCH",
+                code=ErrorCode.CONTENT_TYPE_MISMATCH,
             )
 
     new_state = state
@@ -66,14 +63,14 @@ def decide_append(
                 if state is None:
                     raise _sequence_gap(0, claim.seq)
                 raise BadRequest(
-                    "a new producer epoch must start at Producer-Seq 0", code="INVALID_EPOCH_SEQ"
+                    "a new producer epoch must start at Producer-Seq 0",
+                    code=ErrorCode.INVALID_EPOCH_SEQ,
                 )
             new_state = ProducerState(claim.epoch, 0)
         elif claim.epoch < state.epoch:
-            raise Forbidden(
+            raise StaleEpoch(
                 f"producer epoch {claim.epoch} is stale; current epoch is {state.epoch}",
-                code="STALE_EPOCH",
-                headers={"Producer-Epoch": str(state.epoch)},
+                current_epoch=state.epoch,
             )
         elif claim.seq <= state.last_seq:
             return Verdict(Outcome.DUPLICATE, state)
@@ -89,16 +86,16 @@ def decide_append(
     ):
         raise Conflict(
             f"Stream-Seq {request.stream_seq!r} is not greater than {stream.last_seq!r}",
-            code="SEQUENCE_REGRESSION",
+            code=ErrorCode.SEQUENCE_REGRESSION,
         )
 
     outcome = Outcome.APPEND if request.messages else Outcome.CLOSE
     return Verdict(outcome, new_state)
 
 
-def _sequence_gap(expected: int, received: int) -> Conflict:
-    return Conflict(
+def _sequence_gap(expected: int, received: int) -> SequenceGap:
+    return SequenceGap(
         f"producer sequence gap: expected {expected}, received {received}",
-        code="SEQUENCE_GAP",
-        headers={"Producer-Expected-Seq": str(expected), "Producer-Received-Seq": str(received)},
+        expected=expected,
+        received=received,
     )

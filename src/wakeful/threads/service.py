@@ -9,11 +9,10 @@ from ..agent.answers import ToolAnswers
 from ..entities import vocabulary as v
 from ..entities.addressing import Address
 from ..entities.definition import Registry
-from ..entities.errors import UnknownEntity
 from ..entities.loading import StateCache
 from ..entities.service import EntityService
+from ..errors import Conflict, ErrorCode, UnknownEntity, UnknownThread
 from ..state import StateStore
-from ..streams.errors import Conflict
 from ..streams.storage import Storage
 from .definition import CONTINUE
 from .messages import FAILED, STOPPED, STREAMING, thread_messages, thread_status
@@ -57,9 +56,7 @@ class ThreadService:
         try:
             info = await self.entities.get(self._url(thread_id))
         except UnknownEntity as exc:
-            raise UnknownEntity(
-                f"thread {thread_id!r} does not exist", code="UNKNOWN_THREAD"
-            ) from exc
+            raise UnknownThread(f"thread {thread_id!r} does not exist") from exc
         address = Address.parse(info.url)
         head = await self.storage.head(address.stream)
         loaded = await self._cache.load(address, self.registry.get(self.type_name), head.tail)
@@ -110,7 +107,7 @@ class ThreadService:
         view = await self.get(thread_id)
         if view.status != STREAMING and view.status != "awaiting_tool_results":
             raise Conflict(
-                f"thread {thread_id!r} is not running ({view.status})", code="NOT_RUNNING"
+                f"thread {thread_id!r} is not running ({view.status})", code=ErrorCode.NOT_RUNNING
             )
         # A running pass sees the signal at once; a parked run ends when the signal wakes it.
         await self.entities.signal(self._url(thread_id), v.INTERRUPT)
@@ -121,7 +118,7 @@ class ThreadService:
         if view.status not in (STOPPED, FAILED):
             raise Conflict(
                 f"only stopped or failed threads resume; {thread_id!r} is {view.status}",
-                code="NOT_RESUMABLE",
+                code=ErrorCode.NOT_RESUMABLE,
             )
         info = await self.entities.get(self._url(thread_id))
         if info.status == "failed":

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import MethodNotAllowed, NotFound, StreamError
+from ...errors import ErrorCode, MethodNotAllowed, NotFound, WakefulError
 from . import headers as h
 from . import paths, reads, writes
 from .context import StreamsContext, base_headers, error_response
@@ -45,7 +45,7 @@ def protect(
             return preflight(request)
         try:
             response = await handler(request)
-        except StreamError as error:
+        except WakefulError as error:
             response = error_response(error, head=request.method == "HEAD")
             if isinstance(error, MethodNotAllowed):
                 response.headers["Allow"] = ALLOW
@@ -59,7 +59,7 @@ def stream_routes(ctx: StreamsContext) -> list[BaseRoute]:
     async def stream(request: Request) -> Response:
         path = paths.validate(request.path_params.get("path", ""))  # "" at the bare mount
         if path.split("/", 1)[0] == paths.RESERVED:
-            raise NotFound(f"no control API at {path!r}", code="UNKNOWN_CONTROL_PATH")
+            raise NotFound(f"no control API at {path!r}", code=ErrorCode.UNKNOWN_CONTROL_PATH)
         handler = HANDLERS.get(request.method)
         if handler is None:
             raise MethodNotAllowed(f"{request.method} is not supported on a stream")

@@ -9,10 +9,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import StreamError, TooManyRequests
+from ...errors import ErrorCode, TooManyRequests, WakefulError
 from ..storage import Storage
 from ..storage.base import DEFAULT_CHUNK_BYTES
 from . import headers as h
+from .statuses import headers_of, status_of
 
 MOUNT = "/v1/stream"
 
@@ -41,7 +42,7 @@ class LiveReads:
         if count >= self.limit:
             raise TooManyRequests(
                 f"too many open live reads from this client (limit {self.limit})",
-                code="TOO_MANY_LIVE_READS",
+                code=ErrorCode.TOO_MANY_LIVE_READS,
             )
         self._open[client] = count + 1
         released = False
@@ -73,7 +74,7 @@ class StreamsContext:
         self.live = LiveReads(self.limits.max_live_per_client)
 
 
-def error_response(error: StreamError, *, head: bool = False) -> Response:
+def error_response(error: WakefulError, *, head: bool = False) -> Response:
     """The one error shape of the API: ``{"error": {"code", "message", ...details}}``."""
     body = (
         b""
@@ -82,8 +83,8 @@ def error_response(error: StreamError, *, head: bool = False) -> Response:
             {"error": {"code": error.code, "message": error.message, **error.details}}
         )
     )
-    response = Response(body, status_code=error.status, media_type="application/json")
-    response.headers.update(error.headers)
+    response = Response(body, status_code=status_of(error), media_type="application/json")
+    response.headers.update(headers_of(error))
     return response
 
 

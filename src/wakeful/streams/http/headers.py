@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from starlette.datastructures import Headers
 
-from ..errors import BadRequest
+from ...errors import BadRequest, ErrorCode
 from ..model import ProducerClaim
 
 NEXT_OFFSET = "Stream-Next-Offset"
@@ -129,11 +129,11 @@ def producer(headers: Headers) -> ProducerClaim | None:
     if any(value is None for value in values):
         raise BadRequest(
             "Producer-Id, Producer-Epoch and Producer-Seq must be sent together",
-            code="INCOMPLETE_PRODUCER",
+            code=ErrorCode.INCOMPLETE_PRODUCER,
         )
     producer_id, epoch, seq = (value.strip() for value in values if value is not None)
     if not producer_id:
-        raise BadRequest("Producer-Id must not be empty", code="INVALID_PRODUCER")
+        raise BadRequest("Producer-Id must not be empty", code=ErrorCode.INVALID_PRODUCER)
     return ProducerClaim(
         producer_id,
         decimal(epoch, PRODUCER_EPOCH, maximum=MAX_SAFE_INTEGER),

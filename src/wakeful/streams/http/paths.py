@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import BadRequest, NotFound
+from ...errors import BadRequest, ErrorCode, NotFound
 
 MAX_PATH_LENGTH = 1024
 RESERVED = "__ds"
@@ -14,15 +14,17 @@ def validate(path: str) -> str:
         raise NotFound("no stream named: add a path after the mount point")
     if len(path) > MAX_PATH_LENGTH:
         raise BadRequest(
-            f"stream path longer than {MAX_PATH_LENGTH} characters", code="INVALID_PATH"
+            f"stream path longer than {MAX_PATH_LENGTH} characters", code=ErrorCode.INVALID_PATH
         )
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path) or "\\" in path:
         raise BadRequest(
-            "stream path contains control characters or backslashes", code="INVALID_PATH"
+            "stream path contains control characters or backslashes", code=ErrorCode.INVALID_PATH
         )
     segments = path.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
-        raise BadRequest("stream path has an empty, '.' or '..' segment", code="INVALID_PATH")
+        raise BadRequest(
+            "stream path has an empty, '.' or '..' segment", code=ErrorCode.INVALID_PATH
+        )
     return path
 
 

@@ -7,8 +7,8 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...errors import BadRequest, ErrorCode
 from .. import framing, offsets
-from ..errors import BadRequest
 from ..model import ReadResult, StreamRecord
 from . import cursors
 from . import headers as h
@@ -75,10 +75,10 @@ async def get(ctx: StreamsContext, request: Request, path: str) -> Response:
     live = request.query_params.get("live")
     if live not in (None, "long-poll", "sse"):
         raise BadRequest(
-            f"unknown live mode {live[:40]!r}; use long-poll or sse", code="INVALID_LIVE"
+            f"unknown live mode {live[:40]!r}; use long-poll or sse", code=ErrorCode.INVALID_LIVE
         )
     if live is not None and "offset" not in request.query_params:
-        raise BadRequest(f"live={live} needs an offset", code="MISSING_OFFSET")
+        raise BadRequest(f"live={live} needs an offset", code=ErrorCode.MISSING_OFFSET)
     position = _start_position(request)
     if ctx.read_guard is not None:
         await ctx.read_guard(request, path)

@@ -8,8 +8,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...errors import BadRequest, ErrorCode, PayloadTooLarge
 from .. import framing, offsets
-from ..errors import BadRequest, PayloadTooLarge
 from ..model import AppendRequest, CreateRequest, ForkSpec
 from . import headers as h
 from . import paths
@@ -38,7 +38,9 @@ def _content_type(request: Request) -> str | None:
     value = value.strip()
     kind = framing.media_type(value)
     if "/" not in kind or kind.startswith("/") or kind.endswith("/") or " " in kind:
-        raise BadRequest(f"malformed Content-Type {value[:80]!r}", code="INVALID_CONTENT_TYPE")
+        raise BadRequest(
+            f"malformed Content-Type {value[:80]!r}", code=ErrorCode.INVALID_CONTENT_TYPE
+        )
     return value
 
 
@@ -48,7 +50,7 @@ def _fork_spec(ctx: StreamsContext, request: Request) -> ForkSpec | None:
     sub = request.headers.get(h.FORK_SUB_OFFSET)
     if source is None:
         if offset is not None or sub is not None:
-            raise BadRequest(f"{h.FORK_OFFSET} needs {h.FORKED_FROM}", code="INVALID_FORK")
+            raise BadRequest(f"{h.FORK_OFFSET} needs {h.FORKED_FROM}", code=ErrorCode.INVALID_FORK)
         return None
     position: int | None = None
     if offset is not None:
@@ -72,9 +74,11 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
     ttl = h.ttl(request.headers)
     expires_at = h.expires_at(request.headers)
     if ttl is not None and expires_at is not None:
-        raise BadRequest(f"send {h.TTL} or {h.EXPIRES_AT}, not both", code="CONFLICTING_EXPIRY")
+        raise BadRequest(
+            f"send {h.TTL} or {h.EXPIRES_AT}, not both", code=ErrorCode.CONFLICTING_EXPIRY
+        )
     if expires_at is not None and expires_at <= time.time():
-        raise BadRequest(f"{h.EXPIRES_AT} is in the past", code="EXPIRED")
+        raise BadRequest(f"{h.EXPIRES_AT} is in the past", code=ErrorCode.EXPIRED)
     fork = _fork_spec(ctx, request)
     content_type = _content_type(request)
     body = await read_body(request, ctx.limits.max_body_bytes)
@@ -109,11 +113,15 @@ async def append(ctx: StreamsContext, request: Request, path: str) -> Response:
     content_type = _content_type(request)
     body = await read_body(request, ctx.limits.max_body_bytes)
     if not body and not close:
-        raise BadRequest("an append needs a body (or Stream-Closed: true)", code="EMPTY_BODY")
+        raise BadRequest(
+            "an append needs a body (or Stream-Closed: true)", code=ErrorCode.EMPTY_BODY
+        )
     messages: list[bytes] = []
     if body:
         if content_type is None:
-            raise BadRequest("Content-Type is required with a body", code="MISSING_CONTENT_TYPE")
+            raise BadRequest(
+                "Content-Type is required with a body", code=ErrorCode.MISSING_CONTENT_TYPE
+            )
         stream = await ctx.storage.head(path)
         same_type = framing.media_type(content_type) == framing.media_type(stream.content_type)
         # A closed stream or a mismatched type is refused by the storage rules with the

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ...errors import (
+    BadRequest,
+    Conflict,
+    ErrorCode,
+    StreamDeleted,
+    StreamExists,
+    StreamNotFound,
+)
 from .. import framing
-from ..errors import BadRequest, Conflict, Gone, NotFound
 from ..forks import fork_request_key
 from ..model import CreateRequest, CreateResult, ForkSpec, ReadResult, StreamRecord
 
@@ -14,9 +21,9 @@ from ..model import CreateRequest, CreateResult, ForkSpec, ReadResult, StreamRec
 def visible(record: StreamRecord | None, path: str, now: float) -> StreamRecord:
     """The record if a client may address it; 404 when absent or expired, 410 when deleted."""
     if record is None or (not record.deleted and record.expired(now)):
-        raise NotFound(f"stream {path!r} does not exist")
+        raise StreamNotFound(f"stream {path!r} does not exist")
     if record.deleted:
-        raise Gone(f"stream {path!r} was deleted")
+        raise StreamDeleted(f"stream {path!r} was deleted")
     return record
 
 
@@ -54,13 +61,11 @@ def existing_result(
     if existing.deleted:
         raise Conflict(
             f"stream {request.path!r} was deleted and is retained for its forks",
-            code="STREAM_DELETED",
+            code=ErrorCode.STREAM_DELETED,
         )
     if same_config(existing, request, key):
         return CreateResult(existing, created=False)
-    raise Conflict(
-        f"stream {request.path!r} exists with a different configuration", code="STREAM_EXISTS"
-    )
+    raise StreamExists(f"stream {request.path!r} exists with a different configuration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +83,24 @@ def plan_fork(request: CreateRequest, source: StreamRecord | None, now: float) -
     fork = request.fork
     assert fork is not None
     if source is None or (not source.deleted and source.expired(now)):
-        raise NotFound(f"fork source {fork.source_path!r} does not exist")
+        raise StreamNotFound(f"fork source {fork.source_path!r} does not exist")
     if source.deleted:
-        raise Conflict(f"fork source {fork.source_path!r} was deleted", code="SOURCE_DELETED")
+        raise Conflict(
+            f"fork source {fork.source_path!r} was deleted", code=ErrorCode.SOURCE_DELETED
+        )
     content_type = request.content_type
     if content_type is None:
         content_type = source.content_type
     elif framing.media_type(content_type) != framing.media_type(source.content_type):
         raise Conflict(
             f"content type {content_type!r} differs from the source's {source.content_type!r}",
-            code="CONTENT_TYPE_MISMATCH",
+            code=ErrorCode.CONTENT_TYPE_MISMATCH,
         )
     position = source.tail if fork.offset is None else fork.offset
     if position > source.tail:
-        raise BadRequest("Stream-Fork-Offset is beyond the source's tail", code="INVALID_OFFSET")
+        raise BadRequest(
+            "Stream-Fork-Offset is beyond the source's tail", code=ErrorCode.INVALID_OFFSET
+        )
     ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
     if ttl_seconds is None and expires_at is None:
         ttl_seconds, expires_at = source.ttl_seconds, source.expires_at
@@ -119,7 +128,7 @@ def advance(source: StreamRecord, read: ReadResult, position: int, sub_offset: i
             return cursor
     raise BadRequest(
         f"Stream-Fork-Sub-Offset {sub_offset} is past the next data boundary",
-        code="INVALID_SUB_OFFSET",
+        code=ErrorCode.INVALID_SUB_OFFSET,
     )
 
 

@@ -33,8 +33,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from ...errors import StreamExists
 from .. import batch, framing, rules
-from ..errors import Conflict
 from ..forks import levels
 from ..model import (
     AppendRequest,
@@ -502,7 +502,7 @@ class PostgresStorage(Storage):
             case batch.CreateStream(request=request, labels=labels, exclusive=exclusive):
                 created = await self._create(connection, effects, request)
                 if exclusive and not created.created:
-                    raise Conflict(f"stream {request.path!r} already exists", code="STREAM_EXISTS")
+                    raise StreamExists(f"stream {request.path!r} already exists")
                 if labels:
                     await self._set_labels(connection, created.stream.id, labels)
                 return created

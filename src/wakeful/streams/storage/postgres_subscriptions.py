@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import Conflict, NotFound
+from ...errors import Conflict, ErrorCode, SubscriptionExists, SubscriptionNotFound
 from ..subscriptions import engine, globs
 from ..subscriptions.model import Link, SubscriptionRow, SubscriptionSpec, WakeRequest
 from ..subscriptions.store import SubscriptionStore
@@ -122,9 +122,7 @@ class PostgresSubscriptionStore(SubscriptionStore):
     ) -> SubscriptionRow:
         row = await self._load(connection, subscription_id, lock=lock)
         if row is None:
-            raise NotFound(
-                f"subscription {subscription_id!r} does not exist", code="NO_SUBSCRIPTION"
-            )
+            raise SubscriptionNotFound(f"subscription {subscription_id!r} does not exist")
         return row
 
     async def _save(self, connection: Connection, row: SubscriptionRow) -> None:
@@ -285,9 +283,8 @@ class PostgresSubscriptionStore(SubscriptionStore):
                 return await self._require(connection, subscription_id, lock=False), True
             existing = await self._require(connection, subscription_id, lock=False)
         if existing.config_hash != config_hash:
-            raise Conflict(
-                f"subscription {subscription_id!r} exists with a different configuration",
-                code="SUBSCRIPTION_EXISTS",
+            raise SubscriptionExists(
+                f"subscription {subscription_id!r} exists with a different configuration"
             )
         return existing, False
 
@@ -295,9 +292,7 @@ class PostgresSubscriptionStore(SubscriptionStore):
         # Locked first, then deleted with its links by a statement that sees every link
         # added before the lock was granted.
         if await connection.fetchrow(self.sql.lock, subscription_id) is None:
-            raise NotFound(
-                f"subscription {subscription_id!r} does not exist", code="NO_SUBSCRIPTION"
-            )
+            raise SubscriptionNotFound(f"subscription {subscription_id!r} does not exist")
         deleted = await connection.fetchrow(self.sql.delete, subscription_id)
         assert deleted is not None
         if deleted["pattern"] is not None:
@@ -394,7 +389,9 @@ class PostgresSubscriptionStore(SubscriptionStore):
         async def operation(connection: Connection, effects: Effects) -> SubscriptionRow:
             row = await self._require(connection, subscription_id)
             if row.spec.type != "pull-wake":
-                raise Conflict("only pull-wake subscriptions are claimed", code="NOT_PULL_WAKE")
+                raise Conflict(
+                    "only pull-wake subscriptions are claimed", code=ErrorCode.NOT_PULL_WAKE
+                )
             now = time.time()
             if row.holder is not None and engine.lease_expired(row, now):
                 engine.end_wake(row)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from ...errors import StreamExists
 from .. import batch, framing, rules
-from ..errors import Conflict
 from ..forks import levels
 from ..model import (
     AppendRequest,
@@ -423,7 +423,7 @@ class SqliteStorage(Storage):
             case batch.CreateStream(request=request, labels=labels, exclusive=exclusive):
                 created = _create(connection, effects, request, hook)
                 if exclusive and not created.created:
-                    raise Conflict(f"stream {request.path!r} already exists", code="STREAM_EXISTS")
+                    raise StreamExists(f"stream {request.path!r} already exists")
                 if labels:
                     _set_labels(connection, created.stream.id, labels)
                 return created

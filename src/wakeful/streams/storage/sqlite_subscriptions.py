@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import Conflict, NotFound
+from ...errors import Conflict, ErrorCode, SubscriptionExists, SubscriptionNotFound
 from ..subscriptions import engine, globs
 from ..subscriptions.model import Link, SubscriptionRow, SubscriptionSpec, WakeRequest
 from ..subscriptions.store import SubscriptionStore
@@ -70,7 +70,7 @@ def _load(connection: sqlite3.Connection, subscription_id: str) -> SubscriptionR
 def _require(connection: sqlite3.Connection, subscription_id: str) -> SubscriptionRow:
     row = _load(connection, subscription_id)
     if row is None:
-        raise NotFound(f"subscription {subscription_id!r} does not exist", code="NO_SUBSCRIPTION")
+        raise SubscriptionNotFound(f"subscription {subscription_id!r} does not exist")
     return row
 
 
@@ -207,9 +207,8 @@ class SqliteSubscriptionStore(SubscriptionStore):
         existing = _load(connection, subscription_id)
         if existing is not None:
             if existing.config_hash != config_hash:
-                raise Conflict(
-                    f"subscription {subscription_id!r} exists with a different configuration",
-                    code="SUBSCRIPTION_EXISTS",
+                raise SubscriptionExists(
+                    f"subscription {subscription_id!r} exists with a different configuration"
                 )
             return existing, False
         connection.execute(
@@ -293,7 +292,7 @@ class SqliteSubscriptionStore(SubscriptionStore):
     def _pull_wake(self, connection: sqlite3.Connection, subscription_id: str) -> SubscriptionRow:
         row = _require(connection, subscription_id)
         if row.spec.type != "pull-wake":
-            raise Conflict("only pull-wake subscriptions are claimed", code="NOT_PULL_WAKE")
+            raise Conflict("only pull-wake subscriptions are claimed", code=ErrorCode.NOT_PULL_WAKE)
         return row
 
     async def claim(self, subscription_id: str, worker: str) -> SubscriptionRow:

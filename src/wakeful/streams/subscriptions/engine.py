@@ -18,15 +18,15 @@ from __future__ import annotations
 import random
 import secrets
 
-from ..errors import Conflict, NotFound
+from ...errors import AlreadyClaimed, Fenced, NoPendingWork, NotFound
 from .model import Ack, Link, SubscriptionRow, WakeRequest
 from .tokens import TokenClaims
 
 MAX_RETRY_SECONDS = 60.0
 
 
-def fenced(message: str = "this wake is no longer current") -> Conflict:
-    return Conflict(message, code="FENCED")
+def fenced(message: str = "this wake is no longer current") -> Fenced:
+    return Fenced(message)
 
 
 def has_pending(links: list[Link]) -> bool:
@@ -95,13 +95,12 @@ def apply_acks(row: SubscriptionRow, acks: tuple[Ack, ...]) -> list[Link]:
 
 def claim(row: SubscriptionRow, worker: str, now: float) -> None:
     if row.holder is not None:
-        raise Conflict(
+        raise AlreadyClaimed(
             f"subscription is claimed by {row.holder}",
-            code="ALREADY_CLAIMED",
             details={"current_holder": row.holder, "generation": row.generation},
         )
     if row.wake_id is None and not wake_if_pending(row, now):
-        raise Conflict("nothing to claim: no pending work", code="NO_PENDING_WORK")
+        raise NoPendingWork("nothing to claim: no pending work")
     row.holder = worker
     row.lease_expires_at = now + row.lease_seconds
 

@@ -10,7 +10,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import BadRequest
+from ...errors import BadRequest, ErrorCode
 from ..http import paths
 from . import webhook_urls
 
@@ -71,7 +71,8 @@ class SubscriptionSpec(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "body"
             raise BadRequest(
-                f"invalid subscription: {where}: {first['msg']}", code="INVALID_SUBSCRIPTION"
+                f"invalid subscription: {where}: {first['msg']}",
+                code=ErrorCode.INVALID_SUBSCRIPTION,
             ) from None
         if spec.webhook is not None:
             webhook_urls.validate(spec.webhook.url)
@@ -82,7 +83,7 @@ def validate_id(subscription_id: str) -> str:
     if ID_PATTERN.match(subscription_id) is None:
         raise BadRequest(
             "subscription id must be 1-200 characters of letters, digits, '.', '_', '~', '-'",
-            code="INVALID_SUBSCRIPTION_ID",
+            code=ErrorCode.INVALID_SUBSCRIPTION_ID,
         )
     return subscription_id
 

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ...errors import BadRequest, ErrorCode, MethodNotAllowed, WakefulError
 from .. import offsets
-from ..errors import BadRequest, MethodNotAllowed, StreamError
 from ..http import paths
 from ..http.app import protect
 from ..http.context import StreamsContext
@@ -41,9 +41,9 @@ async def _body(request: Request) -> dict[str, Any]:
     try:
         value = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
-        raise BadRequest("body is not valid JSON", code="INVALID_JSON") from None
+        raise BadRequest("body is not valid JSON", code=ErrorCode.INVALID_JSON) from None
     if not isinstance(value, dict):
-        raise BadRequest("body must be a JSON object", code="INVALID_BODY")
+        raise BadRequest("body must be a JSON object", code=ErrorCode.INVALID_BODY)
     return value
 
 
@@ -55,22 +55,22 @@ def _wake_request(body: dict[str, Any]) -> WakeRequest:
         or isinstance(generation, bool)
     ):
         raise BadRequest(
-            "wake_id (string) and generation (integer) are required", code="INVALID_BODY"
+            "wake_id (string) and generation (integer) are required", code=ErrorCode.INVALID_BODY
         )
     raw_acks = body.get("acks", [])
     if not isinstance(raw_acks, list):
-        raise BadRequest("acks must be a list", code="INVALID_BODY")
+        raise BadRequest("acks must be a list", code=ErrorCode.INVALID_BODY)
     acks = []
     for item in raw_acks:
         if not isinstance(item, dict) or not isinstance(item.get("stream"), str):
-            raise BadRequest("each ack needs a stream and an offset", code="INVALID_BODY")
+            raise BadRequest("each ack needs a stream and an offset", code=ErrorCode.INVALID_BODY)
         offset = item.get("offset")
         if not isinstance(offset, str):
-            raise BadRequest("each ack needs a stream and an offset", code="INVALID_BODY")
+            raise BadRequest("each ack needs a stream and an offset", code=ErrorCode.INVALID_BODY)
         acks.append(Ack(item["stream"], offsets.parse_offset(offset)))
     done = body.get("done", False)
     if not isinstance(done, bool):
-        raise BadRequest("done must be true or false", code="INVALID_BODY")
+        raise BadRequest("done must be true or false", code=ErrorCode.INVALID_BODY)
     return WakeRequest(wake_id, generation, tuple(acks), done)
 
 
@@ -169,7 +169,7 @@ class SubscriptionsAPI:
         body = await _body(request)
         names = body.get("streams")
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise BadRequest("streams must be a list of stream paths", code="INVALID_BODY")
+            raise BadRequest("streams must be a list of stream paths", code=ErrorCode.INVALID_BODY)
         added = [paths.validate(name) for name in names]
         await self._guarded(request, subscription_id, added)
         await self.store.add_streams(subscription_id, added)
@@ -188,7 +188,7 @@ class SubscriptionsAPI:
         body = await _body(request)
         worker = body.get("worker")
         if not isinstance(worker, str) or not worker or len(worker) > 200:
-            raise BadRequest("worker must be a non-empty name", code="INVALID_BODY")
+            raise BadRequest("worker must be a non-empty name", code=ErrorCode.INVALID_BODY)
         await self._guarded(request, subscription_id)
         row = await self.store.claim(subscription_id, worker)
         assert row.wake_id is not None
@@ -248,5 +248,5 @@ async def load_keys(store: SubscriptionStore) -> tuple[SigningKey, bytes]:
     return key, await store.setting(tokens.SETTING, tokens.new_secret)
 
 
-def _method(request: Request) -> StreamError:
+def _method(request: Request) -> WakefulError:
     return MethodNotAllowed(f"{request.method} is not supported here")

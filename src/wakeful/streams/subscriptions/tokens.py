@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from ..errors import Unauthorized
+from ...errors import ErrorCode, Unauthorized
 
 SETTING = "subscription_token_secret"
 ALGORITHM = "HS256"
@@ -42,17 +42,17 @@ def issue(secret: bytes, claims: TokenClaims, ttl_seconds: float) -> str:
 def verify(secret: bytes, authorization: str | None, subscription_id: str) -> TokenClaims:
     """The claims of a ``Bearer`` token valid for ``subscription_id``, else 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthorized("a Bearer token is required", code="TOKEN_REQUIRED")
+        raise Unauthorized("a Bearer token is required", code=ErrorCode.TOKEN_REQUIRED)
     token = authorization[7:].strip()
     try:
         payload = jwt.decode(token, secret, algorithms=[ALGORITHM])
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("token expired", code="TOKEN_EXPIRED") from None
+        raise Unauthorized("token expired", code=ErrorCode.TOKEN_EXPIRED) from None
     except jwt.InvalidTokenError:
-        raise Unauthorized("invalid token", code="TOKEN_INVALID") from None
+        raise Unauthorized("invalid token", code=ErrorCode.TOKEN_INVALID) from None
     if payload.get("sub") != subscription_id:
-        raise Unauthorized("token is for another subscription", code="TOKEN_INVALID")
+        raise Unauthorized("token is for another subscription", code=ErrorCode.TOKEN_INVALID)
     generation, wake_id = payload.get("gen"), payload.get("wid")
     if not isinstance(generation, int) or not isinstance(wake_id, str):
-        raise Unauthorized("invalid token", code="TOKEN_INVALID")
+        raise Unauthorized("invalid token", code=ErrorCode.TOKEN_INVALID)
     return TokenClaims(subscription_id, generation, wake_id)

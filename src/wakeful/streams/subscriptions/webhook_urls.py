@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from ..errors import BadRequest
+from ...errors import BadRequest, WebhookURLRejected
 
 _DEV_HOSTS = {"localhost"}
 
@@ -28,7 +28,7 @@ def _is_dev_host(host: str) -> bool:
 
 
 def _rejected(reason: str) -> BadRequest:
-    return BadRequest(f"webhook URL rejected: {reason}", code="WEBHOOK_URL_REJECTED")
+    return WebhookURLRejected(f"webhook URL rejected: {reason}")
 
 
 def validate(url: str) -> str:
