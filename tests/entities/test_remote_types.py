@@ -375,3 +375,50 @@ async def test_openapi_documents_the_type_endpoints(client: httpx.AsyncClient) -
     assert {"args_schema", "inbox_schema", "lease_seconds"} <= set(spec["properties"])
     for method in ("get", "post"):
         assert paths["/v1/types"][method]["summary"]
+
+
+# --- one delivery at a time -----------------------------------------------------------------
+# A webhook wake whose handler outlasts its request timeout (request-bound) or its lease
+# (ack-immediate) is sent again under a new generation, and the first run, still going,
+# can no longer append or ack: its reply lands once. (A 13 s handler behind a 10 s timeout
+# once ran three times and replied twice; a short per-type timeout keeps this fast.)
+
+SLOW = 4.0  # the first run's extra time: longer than the timeout and the lease below
+
+
+@pytest.mark.parametrize("request_bound", [True, False], ids=["request-bound", "ack-immediate"])
+async def test_a_slow_wake_is_sent_again_and_its_first_run_fenced(
+    client: httpx.AsyncClient, request_bound: bool
+) -> None:
+    service = WebhookService(request_bound=request_bound, slow_first=SLOW)
+    # Request-bound, the request times out; acked later, the lease runs out.
+    limit = {"request_timeout_seconds": 1} if request_bound else {"lease_seconds": 1}
+    async with service.running():
+        registered = await client.post("/v1/types", json=remote_type(service, **limit))
+        assert registered.status_code == 201, registered.text
+        described = registered.json()
+        assert described["request_timeout_seconds"] == (1 if request_bound else None)
+        await spawn(client, "echo", id="e1", message="hi")
+
+        async def answered() -> list[str]:
+            return await replies(client, "echo/e1/main")
+
+        assert await eventually(answered, within=WITHIN) == ["echo: hi"]
+
+        # The first run finishes after the second and is refused, append and ack alike.
+        expected = [("append", 403)] if request_bound else [("append", 403), ("ack", 409)]
+
+        async def fenced() -> bool:
+            return service.refused == expected
+
+        await eventually(fenced, within=WITHIN, what=f"the first run to be refused {expected}")
+        assert await replies(client, "echo/e1/main") == ["echo: hi"]
+        runs = [wake for wake in service.handled if wake.events and wake.streams]
+        with_message = [
+            wake.generation
+            for wake in runs
+            if any(event.get("type") == "inbox" for event in wake.events)
+        ]
+        assert service.runs("echo/e1/main") == 2, service.handled
+        assert len(set(with_message)) == 2, with_message  # each under its own generation
+        assert not service.failures

@@ -3,8 +3,10 @@
 For every wake it checks the Ed25519 signature against the server's JWKS, answers 200 at
 once, then (in the background, as a queue-fed worker would) reads the woken streams from
 their acked offsets with the Durable Streams protocol, appends a ``state:replies`` row for
-each inbox message, reports ``child_status`` to a waiting parent, and acks the wake through
-its callback.
+each inbox message through the wake's producer, reports ``child_status`` to a waiting
+parent, and acks the wake through its callback. Request-bound, it does all that before
+answering ``{"done": true}``. ``slow_first`` makes the first wake with a message take that
+much longer, as a slow model call would.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def change(kind: str, key: str, value: Any, operation: str = "insert") -> dict[s
     return {"type": kind, "key": key, "value": value, "headers": {"operation": operation}}
 
 
+def _has_message(events: list[dict[str, Any]]) -> bool:
+    return any(event.get("type") == "inbox" for event in events)
+
+
 @dataclass
 class Handled:
     """One wake as the service saw it: what it read and what the callback answered."""
@@ -46,6 +52,7 @@ class Handled:
     events: list[dict[str, Any]]
     verified: bool
     callback_status: int
+    generation: int = 0
 
 
 @dataclass
@@ -57,6 +64,11 @@ class WebhookService:
     # The server's bearer token, for reading and appending on a protected server; the
     # JWKS is public and callbacks carry their own token, so neither uses it.
     token: str | None = None
+    request_bound: bool = False
+    slow_first: float = 0.0
+    # What the server refused: ("append" | "ack", status), e.g. a fenced older wake's.
+    refused: list[tuple[str, int]] = field(default_factory=list)
+    _slowed: bool = False
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -67,9 +79,18 @@ class WebhookService:
         """Every event the service has read from ``stream``, in order."""
         return [event for wake in self.handled if stream in wake.streams for event in wake.events]
 
+    def runs(self, stream: str) -> int:
+        """How many wakes read an inbox message on ``stream``."""
+        return sum(
+            1 for wake in self.handled if stream in wake.streams and _has_message(wake.events)
+        )
+
     async def wake(self, request: Request) -> JSONResponse:
         body = await request.body()
         payload = await request.json()
+        if self.request_bound:
+            await self._handle(payload, body, request.headers)
+            return JSONResponse({"done": True})
         task = asyncio.create_task(self._handle(payload, body, request.headers))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -98,23 +119,39 @@ class WebhookService:
                     continue  # the entity was deleted since the wake was sent
                 read, next_offset = found
                 events += read
-                await self._react(client, root, path, read)
+                if self.slow_first and not self._slowed and _has_message(read):
+                    self._slowed = True
+                    await asyncio.sleep(self.slow_first)
+                await self._react(client, root, path, read, payload["producer"])
                 # Ack what was read, not what was appended since: a message that landed
                 # in between must wake us again. Our own appends cost one quiet wake.
                 acks.append({"stream": path, "offset": next_offset})
-            answer = await client.post(
-                payload["callback_url"],
-                headers={"Authorization": f"Bearer {payload['callback_token']}"},
-                json={
-                    "wake_id": payload["wake_id"],
-                    "generation": payload["generation"],
-                    "acks": acks,
-                    "done": True,
-                },
-            )
+            if self.request_bound:
+                status = 200  # the answer to the request acks it
+            else:
+                status = await self._callback(client, payload, acks)
         self.handled.append(
-            Handled(payload["subscription_id"], paths, events, verified, answer.status_code)
+            Handled(
+                payload["subscription_id"], paths, events, verified, status, payload["generation"]
+            )
         )
+
+    async def _callback(
+        self, client: httpx.AsyncClient, payload: dict[str, Any], acks: list[dict[str, Any]]
+    ) -> int:
+        answer = await client.post(
+            payload["callback_url"],
+            headers={"Authorization": f"Bearer {payload['callback_token']}"},
+            json={
+                "wake_id": payload["wake_id"],
+                "generation": payload["generation"],
+                "acks": acks,
+                "done": True,
+            },
+        )
+        if answer.status_code == 409:
+            self.refused.append(("ack", 409))
+        return answer.status_code
 
     async def _verify(
         self, client: httpx.AsyncClient, root: str, body: bytes, signature: str
@@ -144,7 +181,12 @@ class WebhookService:
                 return events, offset
 
     async def _react(
-        self, client: httpx.AsyncClient, root: str, path: str, events: list[dict[str, Any]]
+        self,
+        client: httpx.AsyncClient,
+        root: str,
+        path: str,
+        events: list[dict[str, Any]],
+        producer: dict[str, Any],
     ) -> None:
         entity = "/" + "/".join(path.split("/")[:2])
         written = []
@@ -160,7 +202,15 @@ class WebhookService:
             )
         if not written:
             return
-        response = await client.post(f"{root}/{path}", json=written)
+        fenced = {
+            "producer-id": producer["id"],
+            "producer-epoch": str(producer["epoch"]),
+            "producer-seq": "0",  # one append per stream and wake
+        }
+        response = await client.post(f"{root}/{path}", json=written, headers=fenced)
+        if response.status_code == 403:
+            self.refused.append(("append", 403))  # a newer wake took over
+            return
         response.raise_for_status()
         parent = self.parents.get(entity)
         if parent is not None:

@@ -48,6 +48,16 @@ class RemoteTypeSpec(BaseModel):
     lease_seconds: float = Field(
         30.0, ge=1, le=600, description="How long the service has to ack a wake before a retry."
     )
+    request_timeout_seconds: float | None = Field(
+        None,
+        ge=1,
+        le=600,
+        description=(
+            "How long one wake request may run before it is given up and the wake sent"
+            " again under a new generation (which fences the first one's appends and"
+            " acks). Defaults to the lease."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +102,13 @@ class RemoteType:
                 f"entities of the remote type {self.name!r} need a server that knows its public"
                 " URL for webhook callbacks: set --public-url (or WAKEFUL_PUBLIC_URL)"
             )
-        return webhook(address, self.spec.webhook.url, self.callback_root, self.lease_seconds)
+        return webhook(
+            address,
+            self.spec.webhook.url,
+            self.callback_root,
+            self.lease_seconds,
+            self.spec.request_timeout_seconds,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -104,4 +120,5 @@ class RemoteType:
             "inbox_schema": self.spec.inbox_schema,
             "webhook": {"url": self.spec.webhook.url},
             "lease_seconds": self.lease_seconds,
+            "request_timeout_seconds": self.spec.request_timeout_seconds,
         }

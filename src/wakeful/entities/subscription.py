@@ -32,12 +32,17 @@ def pull_wake(address: Address, lease_seconds: float) -> EntitySubscription:
 
 
 def webhook(
-    address: Address, url: str, callback_root: str, lease_seconds: float
+    address: Address,
+    url: str,
+    callback_root: str,
+    lease_seconds: float,
+    timeout_seconds: float | None = None,
 ) -> EntitySubscription:
+    timeout_ms = round(timeout_seconds * 1000) if timeout_seconds is not None else None
     spec = SubscriptionSpec(
         type="webhook",
         streams=[address.stream],
-        webhook=WebhookConfig(url=url),
+        webhook=WebhookConfig(url=url, timeout_ms=timeout_ms),
         lease_ttl_ms=round(lease_seconds * 1000),
     )
     return EntitySubscription(spec, callback_root)

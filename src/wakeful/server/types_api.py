@@ -28,6 +28,9 @@ class EntityTypeInfo(BaseModel):
     inbox_schema: dict[str, Any] | None
     webhook: WebhookTarget | None = Field(None, description="Remote types only.")
     lease_seconds: float | None = Field(None, description="Remote types only.")
+    request_timeout_seconds: float | None = Field(
+        None, description="Remote types only: a wake request's timeout (None: the lease)."
+    )
 
 
 def types_router(types: TypeService, guard: Callable[[Request], Awaitable[None]]) -> APIRouter:

@@ -261,8 +261,19 @@ class SubscriptionStatements:
         # Several dispatchers at once each take different rows: SKIP LOCKED.
         self.take_due = (
             f"SELECT {row} FROM {s}.subscriptions WHERE wake_id IS NOT NULL"
-            " AND holder IS NULL AND next_attempt_at <= $1"
+            " AND next_attempt_at <= $1"
             " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+        )
+        # A webhook wake being sent fences the subscription's producer at its generation
+        # on its streams (see engine.take_delivery); run with the streams' rows locked.
+        self.fence_producer = (
+            f"INSERT INTO {s}.producers (stream_id, producer_id, epoch, last_seq)"
+            f" SELECT id, $2, $3, -1 FROM {s}.streams WHERE path = $1"
+            " ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch,"
+            f" last_seq = -1 WHERE {s}.producers.epoch < excluded.epoch"
+        )
+        self.lock_paths = (
+            f"SELECT id FROM {s}.streams WHERE path = ANY($1::text[]) ORDER BY path FOR UPDATE"
         )
         self.expired_leases = (
             f"SELECT {row} FROM {s}.subscriptions WHERE lease_expires_at <= $1"

@@ -44,9 +44,6 @@ from .postgres_sql import SubscriptionStatements
 if TYPE_CHECKING:
     from .postgres import Connection, Effects, PostgresStorage
 
-# While a webhook request is in flight its next attempt is pushed this far out, so a
-# second dispatcher does not send it too; the outcome then sets the real schedule.
-IN_FLIGHT_SECONDS = 30.0
 # Expired leases ended per transaction; the dispatcher comes back for the rest at once.
 EXPIRE_BATCH = 500
 WAKE_SIGNAL = "wake"
@@ -426,15 +423,28 @@ class PostgresSubscriptionStore(SubscriptionStore):
 
     async def take_due_deliveries(self, now: float, limit: int = 32) -> list[SubscriptionRow]:
         async def operation(connection: Connection, effects: Effects) -> list[SubscriptionRow]:
+            fences.clear()  # a transaction run again starts over
             due = [_row(r) for r in await connection.fetch(self.sql.take_due, now, limit)]
             if due:
                 await self._attach_links(connection, due)
             for row in due:
-                row.next_attempt_at = now + IN_FLIGHT_SECONDS
+                engine.take_delivery(row, now)
+                fences.extend((link.path, row.id, row.generation) for link in row.links)
                 await self._save(connection, row)
             return due
 
-        return await self._storage.transact(operation)
+        async def fence(connection: Connection, effects: Effects) -> None:
+            # Stream rows first, as every writer takes them (see the lock order above), in
+            # a transaction of its own: the subscriptions' rows are no longer held.
+            await connection.fetch(self.sql.lock_paths, sorted({path for path, _, _ in fences}))
+            await connection.executemany(self.sql.fence_producer, sorted(fences))
+
+        fences: list[tuple[str, str, int]] = []
+        due = await self._storage.transact(operation)
+        if fences:
+            # Before any of them is sent, so no older generation appends after it is out.
+            await self._storage.transact(fence)
+        return due
 
     async def _current(
         self, connection: Connection, sent: SubscriptionRow

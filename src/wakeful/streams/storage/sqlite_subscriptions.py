@@ -31,9 +31,14 @@ _ROW = (
     "id, config, config_hash, base_url, created_at, generation, wake_id, holder,"
     " lease_expires_at, next_attempt_at, attempts, last_error"
 )
-# While a webhook request is in flight its next attempt is pushed this far out, so a
-# second dispatcher does not send it too; the outcome then sets the real schedule.
-IN_FLIGHT_SECONDS = 30.0
+# A webhook wake being sent fences the subscription's producer at its generation on the
+# linked streams (see engine.take_delivery): appends under an older epoch are refused.
+_FENCE = (
+    "INSERT INTO producers (stream_id, producer_id, epoch, last_seq)"
+    " SELECT id, ?, ?, -1 FROM streams WHERE path = ?"
+    " ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch,"
+    " last_seq = -1 WHERE producers.epoch < excluded.epoch"
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -357,7 +362,7 @@ class SqliteSubscriptionStore(SubscriptionStore):
             ids = [
                 row[0]
                 for row in connection.execute(
-                    "SELECT id FROM subscriptions WHERE wake_id IS NOT NULL AND holder IS NULL"
+                    "SELECT id FROM subscriptions WHERE wake_id IS NOT NULL"
                     " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
                     (now, limit),
                 )
@@ -365,7 +370,9 @@ class SqliteSubscriptionStore(SubscriptionStore):
             due = []
             for subscription_id in ids:
                 row = _require(connection, subscription_id)
-                row.next_attempt_at = now + IN_FLIGHT_SECONDS
+                engine.take_delivery(row, now)
+                for link in row.links:
+                    connection.execute(_FENCE, (row.id, row.generation, link.path))
                 _save(connection, row)
                 due.append(row)
             return due

@@ -3,7 +3,9 @@
 It sleeps until the store's next deadline (a delivery due, a lease running out) or until
 an append pokes it, so an idle server does no work. Deliveries are claimed in the
 database before they are sent, so several processes sharing one database never send the
-same wake twice at once.
+same wake twice at once; a request runs at most its subscription's timeout (the lease
+unless set), and a wake sent again goes out under a new generation (see
+:func:`.engine.take_delivery`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 import orjson
 
 from .. import offsets
+from .engine import request_timeout
 from .model import Link, SubscriptionRow
 from .signing import SigningKey
 from .store import SubscriptionStore
@@ -24,7 +27,6 @@ from .tokens import TokenClaims, issue
 
 log = logging.getLogger("wakeful.subscriptions")
 
-REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_IDLE_SECONDS = 5.0
 
 
@@ -40,6 +42,9 @@ def wake_payload(row: SubscriptionRow, token: str) -> dict[str, object]:
         "streams": [stream_view(link) for link in row.links],
         "callback_url": callback_url(row),
         "callback_token": token,
+        # Append with this producer (Producer-Id, Producer-Epoch, Producer-Seq from 0) and
+        # nothing more is appended for this wake once a newer one has been sent.
+        "producer": {"id": row.id, "epoch": row.generation},
     }
 
 
@@ -61,7 +66,7 @@ class Dispatcher:
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self._client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False)
+        self._client = httpx.AsyncClient(follow_redirects=False)
 
     def poke(self) -> None:
         self._poke.set()
@@ -114,7 +119,9 @@ class Dispatcher:
             "Webhook-Signature": self._key.signature_header(body),
         }
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await self._client.post(
+                url, content=body, headers=headers, timeout=request_timeout(row)
+            )
         except httpx.HTTPError as exc:
             await self._store.delivery_failed(row, f"{type(exc).__name__}: {exc}")
             return

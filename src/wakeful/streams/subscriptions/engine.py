@@ -7,7 +7,9 @@ result, so every backend fences, leases and retries identically.
   starts a wake: a new ``generation`` and ``wake_id``.
 * webhook: a started wake is due for delivery at once and holds a lease from then;
   failed deliveries are retried with backoff; ``done`` (in the response or a callback)
-  acks and ends the wake.
+  acks and ends the wake. A wake is never out twice at once: sending it again (after a
+  failed or timed-out request, or a sender that died) takes a new generation, which
+  fences the earlier delivery's acks and, through its producer, its appends.
 * pull-wake: a started wake is announced on the wake stream; a worker claims it (which
   starts the lease), heartbeats with acks, and ends it with ``done`` or a release.
 * a lease that runs out ends the wake; pending work then starts the next one.
@@ -23,6 +25,11 @@ from .model import Ack, Link, SubscriptionRow, WakeRequest
 from .tokens import TokenClaims
 
 MAX_RETRY_SECONDS = 60.0
+# The holder of a webhook wake once it has been sent: a later send is a redelivery.
+DELIVERED = "webhook"
+# A request in flight is not sent again by anyone until its timeout and this much more
+# have passed (then its sender is taken to have died).
+IN_FLIGHT_MARGIN_SECONDS = 5.0
 
 
 def fenced(message: str = "this wake is no longer current") -> Fenced:
@@ -107,6 +114,28 @@ def claim(row: SubscriptionRow, worker: str, now: float) -> None:
 
 def heartbeat(row: SubscriptionRow, now: float) -> None:
     row.lease_expires_at = now + row.lease_seconds
+
+
+def request_timeout(row: SubscriptionRow) -> float:
+    """How long one webhook request may run: the subscription's own timeout, else the
+    lease (a request-bound handler has the whole lease, as a claimed one would)."""
+    webhook = row.spec.webhook
+    if webhook is not None and webhook.timeout_ms is not None:
+        return webhook.timeout_ms / 1000
+    return row.lease_seconds
+
+
+def take_delivery(row: SubscriptionRow, now: float) -> None:
+    """Mark a due webhook wake as sent, with a fresh lease; a wake sent before goes out
+    as a new generation and wake id. The backend then fences the subscription's producer
+    at this generation on the linked streams, in the same step, so whatever an older
+    delivery still appends through it is refused (403 stale epoch)."""
+    if row.holder is not None:
+        row.generation += 1
+        row.wake_id = "w_" + secrets.token_hex(12)
+    row.holder = DELIVERED
+    row.lease_expires_at = now + row.lease_seconds
+    row.next_attempt_at = now + request_timeout(row) + IN_FLIGHT_MARGIN_SECONDS
 
 
 def delivery_failed(row: SubscriptionRow, error: str, now: float) -> None:

@@ -22,6 +22,9 @@ class WebhookConfig(BaseModel):
     # Clients may echo back the signing metadata we returned; it is ours, not theirs.
     model_config = ConfigDict(extra="ignore")
     url: str
+    # How long one request may run before it is given up and the wake sent again under
+    # a new generation; None: the lease.
+    timeout_ms: int | None = Field(None, ge=1_000, le=600_000)
 
 
 class SubscriptionSpec(BaseModel):
@@ -58,7 +61,10 @@ class SubscriptionSpec(BaseModel):
         return self
 
     def normalized(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+        dumped = self.model_dump(mode="json")
+        if dumped["webhook"] is not None and dumped["webhook"]["timeout_ms"] is None:
+            del dumped["webhook"]["timeout_ms"]  # as stored before there was one
+        return orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS)
 
     def config_hash(self) -> str:
         return hashlib.sha256(self.normalized()).hexdigest()
