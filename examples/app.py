@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wakeful.entities.definition import Registry
+from wakeful import Registry
 
 from . import approval, chat, manager
 

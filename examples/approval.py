@@ -9,10 +9,7 @@ and the run continues. The console shows Approve / Deny buttons on the tool-call
 
 from __future__ import annotations
 
-from wakeful.agent.tools import ToolContext, tool
-from wakeful.entities.context import Context
-from wakeful.entities.definition import Registry
-from wakeful.entities.wake import Wake
+from wakeful import Context, Registry, ToolContext, Wake, tool
 
 
 @tool(kind="approval")

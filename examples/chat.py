@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from wakeful.agent.tools import ToolContext, tool
-from wakeful.entities.definition import Registry
-from wakeful.threads import ThreadConfig, define_thread
+from wakeful import Registry, ThreadConfig, ToolContext, define_thread, tool
 
 # A tiny stand-in for a weather service, so the example runs offline.
 FORECASTS = {"paris": "sunny, 21 °C", "london": "light rain, 14 °C", "tokyo": "cloudy, 18 °C"}

@@ -12,9 +12,7 @@ import re
 
 from pydantic import BaseModel
 
-from wakeful.entities.context import Context
-from wakeful.entities.definition import Registry
-from wakeful.entities.wake import Wake
+from wakeful import Context, Registry, Wake
 
 
 class Job(BaseModel):

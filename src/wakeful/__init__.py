@@ -1,3 +1,235 @@
-"""Wakeful: durable, collaborative AI agents on Durable Streams."""
+"""Wakeful: durable, collaborative AI agents on Durable Streams.
+
+Everything a handler author, a client or an embedding app needs is importable from here::
+
+    from wakeful import Registry, Context, Wake, collection, tool, ToolContext
+
+The names load on first use, so ``import wakeful`` stays cheap and a process that only
+runs handlers never imports the HTTP server or the HTTP client. The subpackages are the
+layers underneath (see ``__all__`` for what is public); modules whose names start with
+``_`` are internal.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# Not ``typing.TYPE_CHECKING``: importing typing would double the cost of ``import
+# wakeful``. Type checkers take any constant of this name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from typing import Any
+
+    from .agent.loop import Agent, RunResult
+    from .agent.models.base import Model, ModelError
+    from .agent.models.test import TestModel
+    from .agent.tools import RetryPolicy, Tool, ToolContext, tool
+    from .client import AsyncClient, Client, Entity, Event, Thread
+    from .entities.context import Context
+    from .entities.definition import Registry, collection
+    from .entities.wake import ChildStatus, Message, Signal, Timer, Wake
+    from .errors import (
+        AlreadyAnswered,
+        AlreadyClaimed,
+        BadRequest,
+        Conflict,
+        EntityExists,
+        EntityTerminated,
+        ErrorCode,
+        Fenced,
+        Forbidden,
+        Gone,
+        InvalidAddress,
+        InvalidArguments,
+        InvalidEntityURL,
+        InvalidMessage,
+        InvalidSchema,
+        InvalidURL,
+        LocalTypeConflict,
+        MethodNotAllowed,
+        NoPendingWork,
+        NoPublicURL,
+        NotFound,
+        PayloadTooLarge,
+        SequenceGap,
+        ServerUnreachable,
+        StaleEpoch,
+        StreamClosed,
+        StreamDeleted,
+        StreamExists,
+        StreamNotFound,
+        SubscriptionExists,
+        SubscriptionNotFound,
+        TooManyRequests,
+        TypeInUse,
+        Unauthorized,
+        Unavailable,
+        UnknownEntity,
+        UnknownEntityType,
+        UnknownThread,
+        UnknownToolCall,
+        UnsupportedMediaType,
+        WakefulError,
+        WebhookURLRejected,
+    )
+    from .server.app import create_app
+    from .server.principals import Auth, Principal, bearer_token
+    from .state import StateStore
+    from .threads.definition import ThreadConfig, define_thread
+
+# Where each public name lives. Most of these modules pull in Pydantic, httpx or Starlette,
+# so each module is imported when one of its names is first asked for.
+_LAZY: dict[str, tuple[str, ...]] = {
+    # handlers: the registry, the context a handler gets, and why it woke
+    "wakeful.entities.definition": ("Registry", "collection"),
+    "wakeful.entities.context": ("Context",),
+    "wakeful.entities.wake": ("Wake", "Message", "ChildStatus", "Signal", "Timer"),
+    "wakeful.state": ("StateStore",),
+    # the agent loop and its tools
+    "wakeful.agent.loop": ("Agent", "RunResult"),
+    "wakeful.agent.models.base": ("Model", "ModelError"),
+    "wakeful.agent.models.test": ("TestModel",),
+    "wakeful.agent.tools": ("Tool", "tool", "ToolContext", "RetryPolicy"),
+    # chat threads
+    "wakeful.threads.definition": ("ThreadConfig", "define_thread"),
+    # serving and calling a server
+    "wakeful.server.app": ("create_app",),
+    "wakeful.server.principals": ("Auth", "Principal", "bearer_token"),
+    "wakeful.client": ("AsyncClient", "Client", "Entity", "Event", "Thread"),
+    # errors
+    "wakeful.errors": (
+        "WakefulError",
+        "ErrorCode",
+        "BadRequest",
+        "Unauthorized",
+        "Forbidden",
+        "NotFound",
+        "MethodNotAllowed",
+        "Conflict",
+        "Gone",
+        "PayloadTooLarge",
+        "UnsupportedMediaType",
+        "TooManyRequests",
+        "Unavailable",
+        "StreamNotFound",
+        "StreamDeleted",
+        "StreamExists",
+        "StreamClosed",
+        "StaleEpoch",
+        "SequenceGap",
+        "SubscriptionNotFound",
+        "SubscriptionExists",
+        "Fenced",
+        "AlreadyClaimed",
+        "NoPendingWork",
+        "WebhookURLRejected",
+        "InvalidAddress",
+        "InvalidEntityURL",
+        "UnknownEntityType",
+        "UnknownEntity",
+        "InvalidArguments",
+        "InvalidMessage",
+        "InvalidSchema",
+        "EntityExists",
+        "EntityTerminated",
+        "LocalTypeConflict",
+        "TypeInUse",
+        "NoPublicURL",
+        "UnknownToolCall",
+        "AlreadyAnswered",
+        "UnknownThread",
+        "InvalidURL",
+        "ServerUnreachable",
+    ),
+}
+_LOCATIONS = {name: module for module, names in _LAZY.items() for name in names}
+
+__all__ = [
+    "Agent",
+    "AlreadyAnswered",
+    "AlreadyClaimed",
+    "AsyncClient",
+    "Auth",
+    "BadRequest",
+    "ChildStatus",
+    "Client",
+    "Conflict",
+    "Context",
+    "Entity",
+    "EntityExists",
+    "EntityTerminated",
+    "ErrorCode",
+    "Event",
+    "Fenced",
+    "Forbidden",
+    "Gone",
+    "InvalidAddress",
+    "InvalidArguments",
+    "InvalidEntityURL",
+    "InvalidMessage",
+    "InvalidSchema",
+    "InvalidURL",
+    "LocalTypeConflict",
+    "Message",
+    "MethodNotAllowed",
+    "Model",
+    "ModelError",
+    "NoPendingWork",
+    "NoPublicURL",
+    "NotFound",
+    "PayloadTooLarge",
+    "Principal",
+    "Registry",
+    "RetryPolicy",
+    "RunResult",
+    "SequenceGap",
+    "ServerUnreachable",
+    "Signal",
+    "StaleEpoch",
+    "StateStore",
+    "StreamClosed",
+    "StreamDeleted",
+    "StreamExists",
+    "StreamNotFound",
+    "SubscriptionExists",
+    "SubscriptionNotFound",
+    "TestModel",
+    "Thread",
+    "ThreadConfig",
+    "Timer",
+    "TooManyRequests",
+    "Tool",
+    "ToolContext",
+    "TypeInUse",
+    "Unauthorized",
+    "Unavailable",
+    "UnknownEntity",
+    "UnknownEntityType",
+    "UnknownThread",
+    "UnknownToolCall",
+    "UnsupportedMediaType",
+    "Wake",
+    "WakefulError",
+    "WebhookURLRejected",
+    "__version__",
+    "bearer_token",
+    "collection",
+    "create_app",
+    "define_thread",
+    "tool",
+]
+
+
+def __getattr__(name: str) -> Any:
+    location = _LOCATIONS.get(name)
+    if location is None:
+        raise AttributeError(f"module 'wakeful' has no attribute {name!r}")
+    value = getattr(importlib.import_module(location), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LOCATIONS})
