@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.requests import HTTPConnection
+from support.cli_support import TERMINAL
 from support.servers import free_port
 from support.waiting import eventually
 
@@ -290,6 +291,13 @@ async def test_a_policy_refusing_an_action_is_403_everywhere(
     sent = await served.client.post("/v1/entities/note/n/messages", json={"payload": "x"})
     error_of(sent, 403, "NOT_ALLOWED")
     assert policy.calls == [("spawn", None), ("send", "n")]
+    # Killing by signal takes kill, as deleting does.
+    policy.calls.clear()
+    killed = await served.client.post(
+        "/v1/entities/note/n/signals", json={"name": "kill"}, headers={"x-allow": "signal"}
+    )
+    error_of(killed, 403, "NOT_ALLOWED")
+    assert policy.calls == [("signal", "n"), ("kill", "n")]
 
 
 async def messages_as(served: Served, thread_id: str) -> list[dict[str, Any]]:
@@ -610,3 +618,83 @@ def test_serve_without_a_token_says_only_loopback_is_served(tmp_path: Path) -> N
         assert httpx.get(f"http://127.0.0.1:{port}/v1/types").status_code == 200
         assert "no token set, so only this machine can connect (127.0.0.1)" in output()
         assert f"serving on http://127.0.0.1:{port}" in output()
+
+
+# -- wakeful serve with principals ----------------------------------------------------------
+
+PRINCIPALS = """
+[principals.alice]
+token = "alice-token-0123456789"
+
+[principals.ops]
+token = "ops-token-0123456789"
+admin = true
+"""
+AUTH_MODULE = """
+from wakeful import Auth, Principal
+
+
+def by_header(request):
+    name = request.headers.get("x-user")
+    return Principal(name, admin=name == "root") if name else None
+
+
+auth = Auth(by_header)
+"""
+REMOTE = {"name": "echo", "webhook": {"url": "http://127.0.0.1:9/wake"}}
+
+
+def test_serve_with_a_principals_file(tmp_path: Path) -> None:
+    principals = tmp_path / "principals.toml"
+    principals.write_text(PRINCIPALS)
+    port = free_port()
+    options = ("--host", "0.0.0.0", "--port", str(port), "--principals", str(principals))
+    with running(_serve_command(*options, database=tmp_path / "db"), _environment(), port) as out:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/v1/types").status_code == 401
+        alice = {"authorization": "Bearer alice-token-0123456789"}
+        ops = {"authorization": "Bearer ops-token-0123456789"}
+        assert httpx.get(f"{base}/v1/types", headers=alice).status_code == 200
+        assert httpx.post(f"{base}/v1/types", json=REMOTE, headers=alice).status_code == 403
+        assert httpx.post(f"{base}/v1/types", json=REMOTE, headers=ops).status_code == 201
+        assert "only this machine" not in out()
+
+
+def test_serve_with_an_auth_object(tmp_path: Path) -> None:
+    (tmp_path / "house_auth.py").write_text(AUTH_MODULE)
+    port = free_port()
+    options = ("--port", str(port), "--auth", "house_auth:auth")
+    environment = _environment(PYTHONPATH=str(tmp_path))
+    with running(_serve_command(*options, database=tmp_path / "db"), environment, port):
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/v1/types").status_code == 401
+        bob, root = {"x-user": "bob"}, {"x-user": "root"}
+        assert httpx.get(f"{base}/v1/types", headers=bob).status_code == 200
+        assert httpx.post(f"{base}/v1/types", json=REMOTE, headers=bob).status_code == 403
+        assert httpx.post(f"{base}/v1/types", json=REMOTE, headers=root).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--principals", "missing.toml"), "cannot read missing.toml"),
+        (("--principals", "short.toml"), "needs a token of at least 16 characters"),
+        (("--auth", "no_such_module:auth"), "cannot load 'no_such_module:auth'"),
+        (("--auth", "x:y", "--principals", "short.toml"), "not both"),
+    ],
+)
+def test_serve_refuses_principals_it_cannot_use(
+    tmp_path: Path, options: tuple[str, ...], message: str
+) -> None:
+    (tmp_path / "short.toml").write_text('[principals.a]\ntoken = "short"\n')
+    result = subprocess.run(
+        _serve_command("--port", str(free_port()), *options, database=tmp_path / "db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_environment(**TERMINAL),
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

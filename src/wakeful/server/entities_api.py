@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ..entities.addressing import Address
 from ..entities.service import EntityService
+from ..entities.vocabulary import KILL
 from ..errors import BadRequest, ErrorCode
 from .access import Access, principal_of
 
@@ -135,7 +136,12 @@ def entities_router(
     @router.post(
         "/entities/{type_name}/{entity_id}/signals", status_code=202, summary="Signal an entity"
     )
-    async def signal(type_name: str, entity_id: str, body: SignalBody) -> Accepted:
+    async def signal(
+        type_name: str, entity_id: str, body: SignalBody, request: Request
+    ) -> Accepted:
+        if access is not None and body.name == KILL:
+            # Killing by signal is killing: a policy that refuses kill refuses it too.
+            await access.entity(principal_of(request), "kill", type_name, entity_id)
         url = Address.parse(f"/{type_name}/{entity_id}").url
         return Accepted(id=await service.signal(url, body.name, body.payload))
 
