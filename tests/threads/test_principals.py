@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from support.waiting import eventually
 
 from wakeful.agent.models import TestModel
 from wakeful.agent.models.test import answer
+from wakeful.entities.context import Context
+from wakeful.entities.wake import Wake
 from wakeful.server.principals import Auth, Principal, TokenAuthenticator
 
 from .conftest import ServeFactory
@@ -199,3 +202,27 @@ async def test_remote_types_are_the_admins(serve: ServeFactory) -> None:
     registered = await client.post("/v1/types", json=body, headers=OPS)
     assert registered.status_code == 201, registered.text
     error_of(await client.get("/v1/types", headers={"authorization": "Bearer nope"}), 401)
+
+
+async def test_children_belong_to_their_parents_owner(serve: ServeFactory) -> None:
+    registry = registry_for()
+
+    @registry.entity("boss")
+    async def boss(ctx: Context, wake: Wake) -> None:
+        if ctx.first_wake:
+            ctx.spawn("note", f"{ctx.address.id}-helper", wake_on_finish=False)
+
+    served = await serve(registry, auth=Auth(TokenAuthenticator(TOKENS)))
+    client = served.client
+    spawned = await client.post("/v1/entities/boss", json={"id": "b"}, headers=ALICE)
+    assert spawned.status_code == 201, spawned.text
+
+    async def helper() -> httpx.Response | None:
+        response = await client.get("/v1/entities/note/b-helper", headers=OPS)
+        return response if response.status_code == 200 else None
+
+    await eventually(helper, what="the child to be spawned")
+    assert (await client.get("/v1/entities/note/b-helper", headers=ALICE)).status_code == 200
+    refused(await client.get("/v1/entities/note/b-helper", headers=BOB), "bob reads the child")
+    listed = (await client.get("/v1/entities", params={"type": "note"}, headers=ALICE)).json()
+    assert [entity["id"] for entity in listed["entities"]] == ["b-helper"]

@@ -252,6 +252,12 @@ class Context:
 
     # --- coordination ----------------------------------------------------------------
 
+    def _owner(self) -> str | None:
+        """Who owns this entity: its children belong to them too."""
+        created = self.store.collection(v.ENTITY_CREATED).get("entity")
+        owner = created.get("owner") if isinstance(created, dict) else None
+        return owner if isinstance(owner, str) else None
+
     def spawn(
         self,
         type_name: str,
@@ -280,6 +286,7 @@ class Context:
                 message=message,
                 sender=self.url,
                 subscription=definition.subscription(address),
+                owner=self._owner(),
             )
         )
         self.output.events.append(
@@ -484,7 +491,9 @@ def creation_operations(
     :meth:`~wakeful.entities.definition.TypeDefinition.subscription`); without one, they
     go to this runtime's workers with a lease of ``lease_seconds``. ``owner`` is the
     principal that spawned it, as the access policy reads it."""
-    initial = [events.entity_created(address.url, address.type, address.id, args, parent, tags)]
+    initial = [
+        events.entity_created(address.url, address.type, address.id, args, parent, tags, owner)
+    ]
     initial += [events.tag(name, value) for name, value in tags.items()]
     if message is not None:
         initial.append(events.inbox(message, sender))

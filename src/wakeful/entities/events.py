@@ -14,20 +14,26 @@ def new_id() -> str:
 
 
 def entity_created(
-    url: str, type_name: str, entity_id: str, args: Any, parent: str | None, tags: dict[str, str]
+    url: str,
+    type_name: str,
+    entity_id: str,
+    args: Any,
+    parent: str | None,
+    tags: dict[str, str],
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    return insert(
-        v.ENTITY_CREATED,
-        "entity",
-        {
-            "url": url,
-            "type": type_name,
-            "id": entity_id,
-            "args": args,
-            "parent": parent,
-            "tags": tags,
-        },
-    )
+    value = {
+        "url": url,
+        "type": type_name,
+        "id": entity_id,
+        "args": args,
+        "parent": parent,
+        "tags": tags,
+    }
+    if owner is not None:
+        # Recorded on the stream too, so the entity's children can belong to the same owner.
+        value["owner"] = owner
+    return insert(v.ENTITY_CREATED, "entity", value)
 
 
 def inbox(payload: Any, sender: str | None, message_id: str | None = None) -> dict[str, Any]:
