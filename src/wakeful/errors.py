@@ -58,6 +58,10 @@ class ErrorCode(StrEnum):
     INVALID_EPOCH_SEQ = "INVALID_EPOCH_SEQ"
     UNKNOWN_CONTROL_PATH = "UNKNOWN_CONTROL_PATH"
     TOO_MANY_LIVE_READS = "TOO_MANY_LIVE_READS"
+    NO_ROUTE = "NO_ROUTE"
+    JSON_TOO_DEEP = "JSON_TOO_DEEP"
+    NUMBER_OUT_OF_RANGE = "NUMBER_OUT_OF_RANGE"
+    HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 
     # Streams.
     STREAM_EXISTS = "STREAM_EXISTS"
@@ -68,6 +72,7 @@ class ErrorCode(StrEnum):
     STALE_EPOCH = "STALE_EPOCH"
     SEQUENCE_GAP = "SEQUENCE_GAP"
     SEQUENCE_REGRESSION = "SEQUENCE_REGRESSION"
+    ACK_PAST_TAIL = "ACK_PAST_TAIL"
 
     # Subscriptions, claims and their tokens.
     NO_SUBSCRIPTION = "NO_SUBSCRIPTION"
@@ -200,6 +205,12 @@ class UnsupportedMediaType(WakefulError):
     """The body's content type is not one this resource takes."""
 
     default_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class HeadersTooLarge(WakefulError):
+    """The request's headers are too many or too large."""
+
+    default_code = ErrorCode.HEADERS_TOO_LARGE
 
 
 class TooManyRequests(WakefulError):

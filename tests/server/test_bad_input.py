@@ -11,98 +11,19 @@ normalization) stands between the test and the server.
 from __future__ import annotations
 
 import itertools
-import json
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-import h11
 import pytest
+from support.raw_http import Reply, assert_rejected, send
 from support.servers import Server
+
+from wakeful.streams import offsets
 
 MAX_BODY = 1024
 MOUNT = "/v1/stream/"
 _names = itertools.count()
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def send(
-    server: Server,
-    method: str,
-    target: str | bytes,
-    headers: dict[str, str] | None = None,
-    body: bytes = b"",
-    *,
-    chunked: bool = False,
-) -> Reply:
-    """One request on its own connection, exactly as given (target is not normalized)."""
-    raw_target = target.encode() if isinstance(target, str) else target
-    connection = h11.Connection(h11.CLIENT)
-    request_headers = [("Host", f"127.0.0.1:{server.port}"), ("Connection", "close")]
-    if chunked:
-        request_headers.append(("Transfer-Encoding", "chunked"))
-    elif body or method in ("POST", "PUT"):
-        request_headers.append(("Content-Length", str(len(body))))
-    request_headers.extend((headers or {}).items())
-    out = connection.send(h11.Request(method=method, target=raw_target, headers=request_headers))
-    assert out is not None
-    if chunked:
-        for start in range(0, len(body), 100):
-            out += connection.send(h11.Data(data=body[start : start + 100])) or b""
-    elif body:
-        out += connection.send(h11.Data(data=body)) or b""
-    out += connection.send(h11.EndOfMessage()) or b""
-    status = 0
-    response_headers: dict[str, str] = {}
-    chunks: list[bytes] = []
-    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
-        sock.sendall(out)
-        while True:
-            event = connection.next_event()
-            if event is h11.NEED_DATA:
-                connection.receive_data(sock.recv(65536))
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-                response_headers = {k.decode().lower(): v.decode() for k, v in event.headers}
-            elif isinstance(event, h11.Data):
-                chunks.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                break
-    return Reply(status, response_headers, b"".join(chunks))
-
-
-def assert_rejected(
-    reply: Reply, *, status: int | None = None, mentions: str = "", head: bool = False
-) -> dict[str, Any]:
-    """A 4xx with the API's JSON error shape; returns the ``error`` object."""
-    assert 400 <= reply.status < 500, (reply.status, reply.body[:500])
-    if status is not None:
-        assert reply.status == status, (reply.status, reply.body[:500])
-    if head:
-        assert reply.body == b""
-        return {}
-    assert reply.headers.get("content-type", "").startswith("application/json"), reply.headers
-    document = reply.json()
-    assert set(document) == {"error"}, document
-    error: dict[str, Any] = document["error"]
-    assert isinstance(error.get("code"), str) and error["code"], error
-    assert error["code"] == error["code"].upper(), error
-    assert isinstance(error.get("message"), str) and len(error["message"]) >= 10, error
-    assert mentions.lower() in error["message"].lower(), (mentions, error)
-    # The message is for people: bounded, whatever the size of the bad input.
-    assert len(reply.body) < 1000, reply.body[:200]
-    return error
 
 
 def path_of(name: str) -> str:
@@ -508,6 +429,8 @@ def test_invalid_ttl(server: Server, streams: Streams, ttl: str) -> None:
         "2030-01-01T25:00:00Z",
         "2030-01-01T00:00:00",  # no time zone
         "2030-01-01T00:00:00+25:00",
+        "9999-12-31T23:59:59-14:00",  # year 10000 in UTC: could not be written back
+        "9999-12-31T23:59:59.500Z",
     ],
 )
 def test_invalid_expires_at(server: Server, streams: Streams, expires_at: str) -> None:
@@ -604,3 +527,105 @@ def test_expiry_in_the_past_is_refused(server: Server, streams: Streams) -> None
     error = assert_rejected(reply, status=400, mentions="past")
     assert error["code"] == "EXPIRED"
     assert send(server, "HEAD", target).status == 404
+
+
+def test_latest_expiry_is_written_back(server: Server, streams: Streams) -> None:
+    target = path_of(f"expires-{next(_names)}")
+    latest = "9999-12-31T23:59:59+00:00"
+    assert send(server, "PUT", target, {"Stream-Expires-At": latest}).status == 201
+    head = send(server, "HEAD", target)
+    assert head.status == 200
+    assert head.headers["stream-expires-at"] == "9999-12-31T23:59:59.000Z"
+    assert send(server, "DELETE", target).status == 204
+
+
+# -- bounded header values --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_overlong_content_type(
+    server: Server, streams: Streams, text_stream: str, method: str
+) -> None:
+    long_type = "text/plain; x=" + "y" * 2000  # within the header limit, beyond the type's
+    name = text_stream if method == "POST" else f"long-ct-{next(_names)}"
+    reply = send(server, method, path_of(name), {"Content-Type": long_type}, b"data")
+    assert_rejected(reply, status=400, mentions="Content-Type")
+    if method == "PUT":
+        assert send(server, "HEAD", path_of(name)).status == 404
+
+
+def test_200_kb_content_type_is_not_stored(server: Server, streams: Streams) -> None:
+    name = f"huge-ct-{next(_names)}"
+    huge = "text/plain; x=" + "y" * 200_000
+    reply = send(server, "PUT", path_of(name), {"Content-Type": huge})
+    assert_rejected(reply, status=431, mentions="headers")
+    assert send(server, "HEAD", path_of(name)).status == 404
+
+
+# -- JSON nesting -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [129, 255, 300, 500])
+def test_json_nested_too_deep(
+    server: Server, streams: Streams, json_stream: str, depth: int
+) -> None:
+    body = b"[" * depth + b"1" + b"]" * depth
+    reply = send(server, "POST", path_of(json_stream), {"Content-Type": "application/json"}, body)
+    assert 400 <= reply.status < 500
+    assert_rejected(reply, status=400, mentions="JSON")
+    name = f"deep-{next(_names)}"
+    reply = send(server, "PUT", path_of(name), {"Content-Type": "application/json"}, body)
+    assert_rejected(reply, status=400, mentions="JSON")
+    assert send(server, "HEAD", path_of(name)).status == 404
+
+
+def test_json_at_the_depth_limit_round_trips(server: Server, streams: Streams) -> None:
+    body = b"[" * 128 + b"123456789012345678901234567890" + b"]" * 128
+    name = streams.make("deep-ok", "application/json", body)
+    # The outer array is flattened into messages: one level less comes back inside.
+    assert streams.known[name].body == body
+
+
+# -- forks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_fork_inside_a_message_is_refused(
+    server: Server, streams: Streams, content_type: str
+) -> None:
+    first = b'{"n":"first"}' if content_type == "application/json" else b"first"
+    source = streams.make("fork-inside", content_type, first, first)
+    created = send(server, "HEAD", path_of(source))
+    tail = offsets.parse_offset(created.headers["stream-next-offset"])
+    boundary = tail // 2  # two messages of equal length
+    inside = offsets.format_offset(boundary + 3)
+    name = f"fork-{next(_names)}"
+    headers = {"Stream-Forked-From": path_of(source), "Stream-Fork-Offset": inside}
+    assert_rejected(send(server, "PUT", path_of(name), headers), status=400, mentions="boundary")
+    assert send(server, "HEAD", path_of(name)).status == 404
+    # At the boundary it is a fork of the first message.
+    headers["Stream-Fork-Offset"] = offsets.format_offset(boundary)
+    assert send(server, "PUT", path_of(name), headers).status == 201
+    expected = b"[" + first + b"]" if content_type == "application/json" else first
+    assert send(server, "GET", path_of(name)).body == expected
+    assert send(server, "DELETE", path_of(name)).status == 204
+
+
+# -- request heads ----------------------------------------------------------------------
+
+
+def test_one_huge_header(server: Server, streams: Streams) -> None:
+    reply = send(server, "GET", path_of("bystander-bytes-0"), {"X-Huge": "x" * (8 << 20)})
+    assert_rejected(reply, status=431, mentions="headers")
+
+
+def test_too_many_headers(server: Server, streams: Streams) -> None:
+    many = {f"X-H{i}": "v" for i in range(20_000)}
+    reply = send(server, "GET", path_of("bystander-bytes-0"), many)
+    assert_rejected(reply, status=431, mentions="headers")
+
+
+def test_too_many_small_headers_within_the_byte_limit(server: Server, streams: Streams) -> None:
+    many = {f"X-H{i}": "v" for i in range(150)}
+    reply = send(server, "GET", path_of("bystander-bytes-0"), many)
+    assert_rejected(reply, status=431, mentions="headers")

@@ -69,6 +69,14 @@ async def setup(storage: Storage, *streams: str) -> None:
         await storage.create(create(path))
 
 
+async def claimed(storage: Storage) -> SubscriptionRow:
+    """Subscription ``s`` on ``jobs/a``, woken by one append and claimed by worker ``w``."""
+    await setup(storage, "jobs/a")
+    await storage.subscriptions.put("s", pull_wake("jobs/a"), "")
+    await storage.append(append("jobs/a"))
+    return await storage.subscriptions.claim("s", "w")
+
+
 # --- every backend -----------------------------------------------------------------------
 
 
@@ -119,12 +127,30 @@ async def test_claim_ack_and_fencing(storage: Storage) -> None:
     assert (await store.get("s")).wake_id is not None
 
 
+async def test_an_ack_past_the_tail_is_refused(storage: Storage) -> None:
+    store = storage.subscriptions
+    row = await claimed(storage)
+    tail = row.links[0].tail
+    for position in (tail + 1, tail + (1 << 40)):
+        with pytest.raises(Conflict) as refused:
+            await store.ack("s", claims(row), done(row, **{"jobs/a": position}))
+        assert refused.value.code == "ACK_PAST_TAIL"
+    after = await store.get("s")
+    assert after.links[0].acked == 0 and after.wake_id == row.wake_id  # nothing moved
+    assert await store.ack("s", claims(row), done(row)) is False  # the tail itself is fine
+
+
+async def test_an_ack_of_a_deleted_stream_is_clamped(storage: Storage) -> None:
+    store = storage.subscriptions
+    row = await claimed(storage)
+    await storage.delete("jobs/a")
+    # What the worker read before the delete may still be acked, to end its wake.
+    assert await store.ack("s", claims(row), done(row, **{"jobs/a": row.links[0].tail})) is False
+
+
 async def test_a_batch_acks_atomically_and_covers_its_own_append(storage: Storage) -> None:
     store = storage.subscriptions
-    await setup(storage, "jobs/a")
-    await store.put("s", pull_wake("jobs/a"), "")
-    await storage.append(append("jobs/a"))
-    row = await store.claim("s", "w")
+    row = await claimed(storage)
     tail = row.links[0].tail
     # The handler's own append starts where it read up to: acking that position covers it.
     results = await storage.commit(

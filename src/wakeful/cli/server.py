@@ -21,7 +21,9 @@ import uvicorn
 
 from ..entities.definition import Registry
 from ..server.app import Background, ServerSettings, create_app, make_storage
+from ..server.http_protocol import bounded_protocol
 from ..server.principals import Auth, load_auth, load_tokens_file
+from ..streams.json_limits import DEFAULT_MAX_DEPTH, WRITABLE_DEPTH
 from ..streams.storage import redact
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -133,6 +135,27 @@ def serve(
     max_model_calls: Annotated[int, typer.Option(help="Model calls at once.")] = 16,
     max_tool_calls: Annotated[int, typer.Option(help="Tool executions at once.")] = 32,
     public_url: PublicURLOption = None,
+    max_json_depth: Annotated[
+        int,
+        typer.Option(
+            min=1, max=WRITABLE_DEPTH, help="Deepest JSON nesting accepted; deeper gets 400."
+        ),
+    ] = DEFAULT_MAX_DEPTH,
+    max_header_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest request head (all headers) accepted; more gets 431."),
+    ] = 64 << 10,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WAKEFUL_CORS_ORIGINS",
+            help="Origin a browser may call the JSON API from (repeatable); '*' (the"
+            " default) allows any. Stream routes allow any origin.",
+        ),
+    ] = None,
+    http: Annotated[
+        str, typer.Option(help="HTTP parser: auto (httptools if installed), httptools or h11.")
+    ] = "auto",
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the server: streams, the entity API and the runtime, in one process."""
@@ -158,6 +181,9 @@ def serve(
         sqlite_synchronous=sqlite_synchronous,
         run_workers=workers,
         public_url=public_url or local_url(host, port),
+        max_json_depth=max_json_depth,
+        max_header_bytes=max_header_bytes,
+        cors_origins=tuple(cors_origin or ("*",)),
     )
     names = ", ".join(entity_type.name for entity_type in types) or "none"
     shown = redact(database)
@@ -170,6 +196,8 @@ def serve(
         port=port,
         log_level=log_level.lower(),
         access_log=False,
+        http=bounded_protocol(max_header_bytes, http),
+        h11_max_incomplete_event_size=max_header_bytes,
     )
 
 

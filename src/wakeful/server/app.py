@@ -13,9 +13,11 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,8 +30,10 @@ from ..entities.runtime import Runtime
 from ..entities.service import EntityService
 from ..entities.type_service import TypeService
 from ..errors import BadRequest, ErrorCode, WakefulError
+from ..streams import json_limits
 from ..streams.http.app import stream_routes
 from ..streams.http.context import MOUNT, Limits, StreamsContext, base_headers, error_response
+from ..streams.http.statuses import KIND_OF_STATUS
 from ..streams.scheduler import Scheduler
 from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
@@ -38,8 +42,9 @@ from ..threads.service import ThreadService
 from .access import Access, AuthenticationMiddleware, StreamGuard
 from .agent_api import agent_router
 from .console import console_routes
+from .cors import ApiCorsMiddleware
 from .entities_api import entities_router
-from .limits import BodyLimitMiddleware
+from .limits import BodyLimitMiddleware, HeaderLimitMiddleware, RequestLimits
 from .principals import Auth, single_token
 from .threads_api import threads_router
 from .types_api import types_router
@@ -66,6 +71,19 @@ class ServerSettings:
     thread_type: str = "thread"
     # Where outside services reach this server (webhook callbacks of remote types).
     public_url: str | None = None
+    max_json_depth: int = json_limits.DEFAULT_MAX_DEPTH  # deeper JSON bodies get 400
+    max_header_bytes: int = 64 << 10  # all headers of one request together; more get 431
+    max_headers: int = 100
+    # Origins a browser may call the JSON API from ("*": any; the streams allow any).
+    cors_origins: tuple[str, ...] = ("*",)
+
+    def request_limits(self) -> RequestLimits:
+        return RequestLimits(
+            max_body_bytes=self.max_body_bytes,
+            max_json_depth=json_limits.check_depth_setting(self.max_json_depth),
+            max_header_bytes=self.max_header_bytes,
+            max_headers=self.max_headers,
+        )
 
 
 def make_storage(settings: ServerSettings) -> Storage:
@@ -165,6 +183,7 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
             long_poll_timeout=settings.long_poll_timeout,
             sse_max_seconds=settings.sse_max_seconds,
             max_live_per_client=settings.max_live_per_client,
+            max_json_depth=json_limits.check_depth_setting(settings.max_json_depth),
         ),
     )
     background = Background(storage, registry, settings)
@@ -215,6 +234,22 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
             BadRequest(f"invalid request: {problems}", code=ErrorCode.INVALID_REQUEST)
         )
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: Exception) -> Response:
+        # Starlette's own refusals (no such route, method not allowed, an unreadable
+        # body) in the API's one error shape instead of FastAPI's {"detail": ...}.
+        assert isinstance(error, HTTPException)
+        message = str(error.detail)
+        if message == HTTPStatus(error.status_code).phrase:  # say what was refused
+            message = f"{message}: {request.method} {request.url.path[:200]}"
+        kind = KIND_OF_STATUS.get(error.status_code, BadRequest)
+        code = ErrorCode.NO_ROUTE if error.status_code == 404 else None
+        refusal = kind(message, code=code)
+        response = error_response(refusal, head=request.method == "HEAD")
+        response.headers.update(error.headers or {})
+        response.headers.update(base_headers())
+        return response
+
     guard = access.route if access is not None else _open
     app.include_router(types_router(TypeService(storage, registry), guard))
     app.include_router(entities_router(service, guard, access))
@@ -225,11 +260,15 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
         app.include_router(threads_router(threads, guard, access))
         app.state.threads = threads
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
-    # The last added runs first: who is calling, then the stream paths, then the body limit.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # The last added runs first: header limits, CORS (a preflight carries no token), who
+    # is calling, then the stream paths, then the body and JSON limits.
+    limits = settings.request_limits()
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
     if access is not None:
         app.add_middleware(StreamGuard, access=access)
     app.add_middleware(AuthenticationMiddleware, authenticator=auth.authenticator if auth else None)
+    app.add_middleware(ApiCorsMiddleware, origins=settings.cors_origins)
+    app.add_middleware(HeaderLimitMiddleware, limits=limits)
     app.state.streams = ctx
     app.state.entities = service
     app.state.background = background

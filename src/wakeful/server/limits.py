@@ -1,50 +1,115 @@
-"""The body-size limit for the JSON API, as the streams protocol applies it to appends.
+"""Limits on what a request may carry: its headers everywhere, its body and JSON outside
+the streams mount (which checks its own as it streams them).
 
-Without it, ``--max-body-bytes`` would bound stream appends but not a thread message or
-an entity's spawn arguments, which are read whole into memory all the same.
+Without them, ``--max-body-bytes`` would bound stream appends but not a thread message or
+an entity's spawn arguments, which are read whole into memory all the same; and a JSON
+value nested too deeply, or holding an integer past 64 bits, would be accepted and then
+fail (500) where it is written to storage or back to a client.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import PayloadTooLarge
+from ..errors import BadRequest, ErrorCode, HeadersTooLarge, PayloadTooLarge, WakefulError
+from ..streams import json_limits
 from ..streams.http.context import MOUNT, base_headers, error_response
 
 
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    max_body_bytes: int = 32 << 20
+    max_json_depth: int = json_limits.DEFAULT_MAX_DEPTH
+    max_header_bytes: int = 64 << 10  # all names and values of one request together
+    max_headers: int = 100
+
+
+def check_headers(headers: list[tuple[bytes, bytes]], limits: RequestLimits) -> None:
+    if len(headers) > limits.max_headers:
+        raise HeadersTooLarge(f"more than {limits.max_headers} request headers")
+    size = sum(len(name) + len(value) + 4 for name, value in headers)  # ": " and CRLF
+    if size > limits.max_header_bytes:
+        raise HeadersTooLarge(f"request headers exceed {limits.max_header_bytes} bytes")
+
+
+def is_json_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether FastAPI will read the body as JSON: a JSON media type, or none at all."""
+    for name, value in headers:
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or (
+                kind.startswith(b"application/") and kind.endswith(b"+json")
+            )
+    return True
+
+
+def check_json_body(body: bytes, max_depth: int) -> None:
+    """Refuse a body the JSON API could accept but not store or send back."""
+    try:
+        value: Any = json.loads(
+            body,
+            parse_constant=json_limits.reject_constant,
+            parse_float=json_limits.finite_float,
+        )
+    except UnicodeDecodeError:
+        raise BadRequest("body is not UTF-8 text", code=ErrorCode.INVALID_REQUEST) from None
+    except RecursionError:
+        raise json_limits.too_deep(max_depth) from None
+    except ValueError as exc:  # also numbers with more digits than Python converts
+        raise BadRequest(
+            f"body is not valid JSON: {str(exc)[:200]}", code=ErrorCode.INVALID_REQUEST
+        ) from None
+    if json_limits.may_exceed_depth(body, max_depth) or json_limits.may_hold_long_integers(body):
+        json_limits.check_value(value, max_depth, integers=True)
+
+
+class HeaderLimitMiddleware:
+    """Refuses (431) a request with too many headers or too many header bytes, whatever
+    HTTP parser read them (the parsers' own limits, see :mod:`.http_protocol`, also keep
+    an endless header from filling memory before it reaches here)."""
+
+    def __init__(self, app: ASGIApp, limits: RequestLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                check_headers(scope["headers"], self.limits)
+            except WakefulError as error:
+                await _refuse(error, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
-    """Refuses (413) bodies over ``limit`` bytes outside the streams mount, which checks
-    its own as it streams them. The body is read here, up to the limit, and handed on
+    """Refuses, outside the streams mount, bodies over the limit (413) and JSON bodies
+    the API could not store (400). The body is read here, up to the limit, and handed on
     whole: the endpoints behind read whole bodies anyway."""
 
-    def __init__(self, app: ASGIApp, limit: int, mount: str = MOUNT) -> None:
+    def __init__(self, app: ASGIApp, limits: RequestLimits, mount: str = MOUNT) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = limits
         self.mount = mount.rstrip("/") + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.mount):
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        try:
+            body = await self._read_body(headers, receive)
+            if body is None:
                 return  # the client went away before sending its body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+            if body and is_json_body(headers):
+                check_json_body(body, self.limits.max_json_depth)
+        except WakefulError as error:
+            await _refuse(error, scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -56,9 +121,30 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            PayloadTooLarge(f"request body exceeds the limit of {self.limit} bytes")
-        )
-        response.headers.update(base_headers())
-        await response(scope, receive, send)
+    async def _read_body(
+        self, headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> bytes | None:
+        limit = self.limits.max_body_bytes
+        too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        for name, value in headers:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+async def _refuse(error: WakefulError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(error)
+    response.headers.update(base_headers())
+    await response(scope, receive, send)

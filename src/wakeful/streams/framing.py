@@ -8,14 +8,13 @@ type is plain bytes, one message per append.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from ..errors import BadRequest, ErrorCode
+from . import json_limits
 
 JSON = "application/json"
 
@@ -35,13 +34,22 @@ def is_text(content_type: str) -> bool:
     return kind == JSON or kind.startswith("text/")
 
 
-def frame(content_type: str, body: bytes, *, creating: bool) -> list[bytes]:
-    """Split ``body`` into the messages to store. ``creating`` allows an empty JSON array."""
+def frame(
+    content_type: str,
+    body: bytes,
+    *,
+    creating: bool,
+    max_depth: int = json_limits.WRITABLE_DEPTH,
+) -> list[bytes]:
+    """Split ``body`` into the messages to store. ``creating`` allows an empty JSON array;
+    JSON nested deeper than ``max_depth`` is refused (integers of any size are kept)."""
     if not is_json(content_type):
         return [body] if body else []
     if not body:
         return []
     value, dumps = _parse(body)
+    if json_limits.may_exceed_depth(body, max_depth):
+        json_limits.check_value(value, max_depth, integers=False)
     if isinstance(value, list):
         if not value and not creating:
             raise BadRequest("an empty JSON array appends nothing", code=ErrorCode.EMPTY_ARRAY)
@@ -49,13 +57,10 @@ def frame(content_type: str, body: bytes, *, creating: bool) -> list[bytes]:
     return [dumps(value)]
 
 
-# orjson reads integers past 64 bits as floats, silently changing them; bodies that may
-# hold such numbers take the exact (slower) standard library path instead.
-_LONG_DIGITS = re.compile(rb"\d{19}")
-
-
 def _parse(body: bytes) -> tuple[Any, Callable[[Any], bytes]]:
-    if _LONG_DIGITS.search(body) is None:
+    # orjson reads integers past 64 bits as floats, silently changing them; bodies that
+    # may hold such numbers take the exact (slower) standard library path instead.
+    if not json_limits.may_hold_long_integers(body):
         try:
             return orjson.loads(body), orjson.dumps
         except orjson.JSONDecodeError as exc:
@@ -63,22 +68,14 @@ def _parse(body: bytes) -> tuple[Any, Callable[[Any], bytes]]:
                 f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
             ) from None
     try:
-        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(
+            body,
+            parse_constant=json_limits.reject_constant,
+            parse_float=json_limits.finite_float,
+        )
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from None
     return value, _stdlib_dumps
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    """Numbers too large for a double would be stored as ``Infinity``, which is not JSON."""
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
 
 
 def _stdlib_dumps(value: Any) -> bytes:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import ErrorCode, TooManyRequests, WakefulError
+from ..json_limits import DEFAULT_MAX_DEPTH
 from ..storage import Storage
 from ..storage.base import DEFAULT_CHUNK_BYTES
 from . import headers as h
@@ -25,6 +26,7 @@ class Limits:
     long_poll_timeout: float = 30.0
     sse_max_seconds: float = 60.0
     max_live_per_client: int = 64  # open long-poll and SSE reads per client address
+    max_json_depth: int = DEFAULT_MAX_DEPTH  # nesting of JSON-mode appends
 
 
 ReadGuard = Callable[[Request, str], Awaitable[None]]

@@ -27,6 +27,10 @@ PRODUCER_SEQ = "Producer-Seq"
 
 _DECIMAL = re.compile(r"\A(0|[1-9][0-9]*)\Z")
 MAX_SAFE_INTEGER = 2**53 - 1
+# The last moment that can be written back as an RFC 3339 timestamp in UTC.
+LATEST_EXPIRY = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+# RFC 6838 allows 127 characters each for type and subtype; parameters get the rest.
+MAX_CONTENT_TYPE = 256
 
 # Sent on every response: browsers must not sniff stream bytes into something executable.
 SECURITY = {
@@ -113,7 +117,10 @@ def expires_at(headers: Headers) -> float | None:
         raise BadRequest(f"{EXPIRES_AT} must be an RFC 3339 timestamp") from None
     if moment.tzinfo is None:
         raise BadRequest(f"{EXPIRES_AT} must include a time zone")
-    return moment.timestamp()
+    timestamp = moment.timestamp()
+    if timestamp > LATEST_EXPIRY:
+        raise BadRequest(f"{EXPIRES_AT} must be no later than 9999-12-31T23:59:59Z")
+    return timestamp
 
 
 def format_expiry(timestamp: float) -> str:

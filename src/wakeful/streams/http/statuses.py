@@ -15,6 +15,7 @@ from ...errors import (
     Conflict,
     Forbidden,
     Gone,
+    HeadersTooLarge,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -40,6 +41,7 @@ STATUS_OF_KIND: Mapping[type[WakefulError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     TooManyRequests: 429,
+    HeadersTooLarge: 431,
     Unavailable: 503,
 }
 # A framework's validation answer (422) is a bad request too.

@@ -36,6 +36,11 @@ def _content_type(request: Request) -> str | None:
     if value is None or not value.strip():
         return None
     value = value.strip()
+    if len(value) > h.MAX_CONTENT_TYPE:
+        raise BadRequest(
+            f"Content-Type is longer than {h.MAX_CONTENT_TYPE} characters",
+            code=ErrorCode.INVALID_CONTENT_TYPE,
+        )
     kind = framing.media_type(value)
     if "/" not in kind or kind.startswith("/") or kind.endswith("/") or " " in kind:
         raise BadRequest(
@@ -85,7 +90,7 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
     if content_type is not None and body:
         # Validate JSON before taking the write lock; storage frames it again after
         # resolving a fork's inherited content type.
-        framing.frame(content_type, body, creating=True)
+        framing.frame(content_type, body, creating=True, max_depth=ctx.limits.max_json_depth)
     result = await ctx.storage.create(
         CreateRequest(
             path=path,
@@ -127,7 +132,9 @@ async def append(ctx: StreamsContext, request: Request, path: str) -> Response:
         # A closed stream or a mismatched type is refused by the storage rules with the
         # protocol's precedence; only bodies that could be appended are parsed.
         if same_type and not stream.closed:
-            messages = framing.frame(content_type, body, creating=False)
+            messages = framing.frame(
+                content_type, body, creating=False, max_depth=ctx.limits.max_json_depth
+            )
         else:
             messages = [body]
     result = await ctx.storage.append(

@@ -107,6 +107,19 @@ def plan_fork(request: CreateRequest, source: StreamRecord | None, now: float) -
     return ForkPlan(content_type, position, ttl_seconds, expires_at)
 
 
+def check_boundary(source: StreamRecord, read: ReadResult, position: int) -> None:
+    """Refuse a fork offset inside a message: the fork would read back a cut message
+    (in JSON mode, unparseable JSON). ``read`` is the source read from ``position`` with
+    ``max_bytes=1``, which holds a message only if one starts exactly there. Offsets the
+    server hands out are always message starts; ``Stream-Fork-Sub-Offset`` is how a fork
+    starts inside a byte stream's message."""
+    if position < source.tail and not read.messages:
+        raise BadRequest(
+            "Stream-Fork-Offset is not a message boundary of the source",
+            code=ErrorCode.INVALID_OFFSET,
+        )
+
+
 def advance(source: StreamRecord, read: ReadResult, position: int, sub_offset: int) -> int:
     """The position ``sub_offset`` messages (JSON) or bytes (other types) past ``position``.
 

@@ -49,6 +49,7 @@ from .base import DEFAULT_CHUNK_BYTES, Storage
 from .common import (
     ChunkBuilder,
     advance,
+    check_boundary,
     existing_result,
     fork_key,
     plan_fork,
@@ -348,6 +349,9 @@ class PostgresStorage(Storage):
             assert source is not None
             content_type, position = plan.content_type, plan.position
             ttl_seconds, expires_at = plan.ttl_seconds, plan.expires_at
+            if fork.offset:
+                first = await self._read_chain(connection, source, position, 1)
+                check_boundary(source, first, position)
             if fork.sub_offset:
                 read = await self._read_chain(connection, source, position, 1 << 62)
                 position = advance(source, read, position, fork.sub_offset)

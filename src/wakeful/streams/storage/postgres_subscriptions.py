@@ -99,6 +99,7 @@ class PostgresSubscriptionStore(SubscriptionStore):
                     acked=acked,
                     # A missing or deleted stream has nothing to deliver.
                     tail=acked if tail is None or record["deleted"] else max(tail, acked),
+                    exists=not (tail is None or record["deleted"]),
                 )
             )
 

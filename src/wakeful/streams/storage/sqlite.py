@@ -32,6 +32,7 @@ from .base import DEFAULT_CHUNK_BYTES, Storage
 from .common import (
     ChunkBuilder,
     advance,
+    check_boundary,
     existing_result,
     fork_key,
     plan_fork,
@@ -142,6 +143,8 @@ def _create(
         assert source is not None
         content_type, position = plan.content_type, plan.position
         ttl_seconds, expires_at = plan.ttl_seconds, plan.expires_at
+        if fork.offset:
+            check_boundary(source, _read_chain(connection, source, position, 1), position)
         if fork.sub_offset:
             position = _advance(connection, source, position, fork.sub_offset)
         fork_of = source.id

@@ -94,6 +94,7 @@ def _links(connection: sqlite3.Connection, subscription_id: str) -> list[Link]:
             acked=acked,
             # A missing or deleted stream has nothing to deliver.
             tail=acked if tail is None or deleted else max(tail, acked),
+            exists=not (tail is None or deleted),
         )
         for path, explicit, glob, acked, tail, deleted in rows
     ]

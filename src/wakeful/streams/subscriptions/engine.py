@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import secrets
 
-from ...errors import AlreadyClaimed, Fenced, NoPendingWork, NotFound
+from ...errors import AlreadyClaimed, Conflict, ErrorCode, Fenced, NoPendingWork, NotFound
 from .model import Ack, Link, SubscriptionRow, WakeRequest
 from .tokens import TokenClaims
 
@@ -86,13 +86,23 @@ def check_current(row: SubscriptionRow, claims: TokenClaims, request: WakeReques
 
 
 def apply_acks(row: SubscriptionRow, acks: tuple[Ack, ...]) -> list[Link]:
-    """Advance cursors (never backwards, never past the tail); returns the changed links."""
+    """Advance cursors (never backwards); returns the changed links.
+
+    An ack past a stream's tail is refused, not clamped: it names data nobody has read,
+    so the worker sending it has confused its offsets, and accepting it would hide that."""
     by_path = {link.path: link for link in row.links}
-    changed = []
     for ack in acks:
         link = by_path.get(ack.stream)
         if link is None:
             raise NotFound(f"stream {ack.stream!r} is not linked to this subscription")
+        if link.exists and ack.position > link.tail:
+            raise Conflict(
+                f"ack offset for {ack.stream!r} is past the stream's tail",
+                code=ErrorCode.ACK_PAST_TAIL,
+            )
+    changed = []
+    for ack in acks:
+        link = by_path[ack.stream]
         position = min(ack.position, link.tail)
         if position > link.acked:
             link.acked = position

@@ -103,6 +103,9 @@ class Link:
     glob: bool
     acked: int
     tail: int
+    #: False when the stream is missing or deleted: there is nothing to read, and acks
+    #: for what a worker read before the delete are clamped rather than refused.
+    exists: bool = True
 
     @property
     def link_type(self) -> str:
