@@ -7,14 +7,21 @@ import pytest
 from support.fakes import HTTPError, Reply
 from support.waiting import of_type
 
+from wakeful.agent.models.base import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from wakeful.entities.definition import Registry
 
 from .support import Provider, agent_type
 
 
-async def test_rate_limit_waits_as_long_as_retry_after_says(provider: Provider, agent_app) -> None:
+@pytest.mark.parametrize("retry_after", ["1", "86400"])
+async def test_rate_limit_waits_as_long_as_retry_after_says(
+    provider: Provider, agent_app, monkeypatch: pytest.MonkeyPatch, retry_after: str
+) -> None:
+    """Up to the bound: a day's Retry-After waits as long as the bound (1 s here)."""
+    monkeypatch.setattr("wakeful.agent.models.base.MAX_RETRY_AFTER_SECONDS", 1.0)
     provider.script(
-        HTTPError(429, "slow down", headers={"Retry-After": "1"}), Reply(text="Now I can.")
+        HTTPError(429, "slow down", headers={"Retry-After": retry_after}),
+        Reply(text="Now I can."),
     )
     registry = Registry()
     # Without Retry-After the loop would back off 10 ms (see agent_type).
@@ -32,6 +39,39 @@ async def test_rate_limit_waits_as_long_as_retry_after_says(provider: Provider, 
     (retry,) = [e["value"] for e in of_type(events, "error")]
     assert retry["kind"] == "model_retry"
     assert "429" in retry["message"] and retry["run_id"] == run["id"]
+
+
+async def test_a_run_that_fails_reports_its_error_to_the_handler(
+    provider: Provider, agent_app
+) -> None:
+    provider.script(*[HTTPError(429, "rate limited", headers={"Retry-After": "0"})] * 4)
+    registry = Registry()
+    runs = agent_type(registry, "bot", provider.model())
+    app = await agent_app(registry)
+    url = await app.spawn("bot", "b1", message="Hi.")
+
+    run = await app.wait_run(url)
+    assert run["status"] == "failed" and "rate limited" in run["error"]
+    assert runs.last.status == "failed"
+    assert runs.last.error == run["error"]
+    assert runs.last.finish_reason == "error"
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("86400", MAX_RETRY_AFTER_SECONDS),
+        ("1e308", MAX_RETRY_AFTER_SECONDS),
+        ("inf", MAX_RETRY_AFTER_SECONDS),
+        ("nan", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_bounded(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds
 
 
 @pytest.mark.parametrize("status", [500, 503])

@@ -41,6 +41,7 @@ from .models.base import (
     ToolCall,
     ToolCallReady,
     Usage,
+    bounded_retry_after,
 )
 from .tools import Tool, ToolArgumentsError, ToolContext, as_tool
 
@@ -247,6 +248,11 @@ class Agent:
             self.ctx.complete(text)
         return self._result(run)
 
+    def _run_row(self, run: dict[str, Any]) -> dict[str, Any]:
+        """The stored row of ``run``, as its last event left it."""
+        found = [row for row in self.rows.runs() if row.get("id") == run["id"]]
+        return found[-1] if found else run
+
     def _result(self, run: dict[str, Any]) -> RunResult:
         return RunResult(
             run_id=str(run["id"]),
@@ -320,9 +326,10 @@ class Agent:
                     self._emit(r.error_event(f"{step['id']}:error", str(exc), "model", run_id))
                     self._emit(r.step_event({**step, "status": r.FAILED, "error": str(exc)}))
                     self._finish(run, r.FAILED, error=str(exc), finish_reason="error")
-                    return self.rows.active_run() or {**run, "status": r.FAILED}
+                    # The finished row as _finish wrote it, so the result carries its error.
+                    return self.rows.active_run() or self._run_row(run)
                 delay = (
-                    exc.retry_after
+                    bounded_retry_after(exc.retry_after)
                     if exc.retry_after is not None
                     else self.config.model_backoff * 2 ** (attempt - 1)
                 )

@@ -17,6 +17,7 @@ rather than running the tool with made-up arguments.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -172,15 +173,30 @@ class Model(ABC):
         return None
 
 
+#: The longest a retry waits, whatever a provider asks: a pass holds its entity's lease
+#: while it waits, and a provider's "retry in a day" is better met by failing the run.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def bounded_retry_after(seconds: float) -> float:
+    """``seconds`` within 0 and :data:`MAX_RETRY_AFTER_SECONDS` (``NaN`` counts as 0)."""
+    if not seconds > 0:
+        return 0.0
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form; dates are ignored)."""
+    """Seconds from a ``Retry-After`` header (delta-seconds form; dates are ignored),
+    bounded by :data:`MAX_RETRY_AFTER_SECONDS`."""
     if value is None:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
         return None
-    return max(0.0, seconds)
+    if math.isnan(seconds):
+        return None
+    return bounded_retry_after(seconds)
 
 
 def stream_failure(name: str, error: Exception) -> ModelError:
