@@ -55,9 +55,7 @@ def from_response(response: httpx.Response) -> WakefulError:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         code = body["error"].get("code")
         message = body["error"].get("message")
-    if code == "NO_ROUTE" and isinstance(message, str):
-        message += " (is this the URL of a Wakeful server?)"
-    elif not isinstance(message, str) or not message:
+    if not isinstance(message, str) or not message:
         # Not the Wakeful error shape: say what was asked, since the URL is the likely cause.
         request = response.request
         message = (

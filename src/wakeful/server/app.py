@@ -240,8 +240,11 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
         # body) in the API's one error shape instead of FastAPI's {"detail": ...}.
         assert isinstance(error, HTTPException)
         message = str(error.detail)
-        if message == HTTPStatus(error.status_code).phrase:  # say what was refused
-            message = f"{message}: {request.method} {request.url.path[:200]}"
+        asked = f"{request.method} {request.url.path[:200]}"
+        if error.status_code == 404:
+            message = f"no route for {asked} on this Wakeful server (see /docs)"
+        elif message == HTTPStatus(error.status_code).phrase:  # say what was refused
+            message = f"{message}: {asked}"
         kind = KIND_OF_STATUS.get(error.status_code, BadRequest)
         code = ErrorCode.NO_ROUTE if error.status_code == 404 else None
         refusal = kind(message, code=code)
