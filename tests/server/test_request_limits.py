@@ -153,3 +153,23 @@ def test_an_endless_header_is_cut_off(server_factory: object, parser: str) -> No
         assert orjson.loads(body)["error"]["code"] == "HEADERS_TOO_LARGE"
     # The server is still fine.
     assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+# -- aborted long-polls -----------------------------------------------------------------
+
+
+def test_an_aborted_long_poll_is_released_at_once(server_factory: object) -> None:
+    """The long-poll's client went away: the server forgets it now, not when data or the
+    timeout comes, so shutting down does not wait for it."""
+    assert callable(server_factory)
+    server = server_factory("--long-poll-timeout", "30")
+    assert httpx.put(server.stream("idle"), headers={"Content-Type": "text/plain"}).is_success
+    tail = httpx.head(server.stream("idle")).headers["Stream-Next-Offset"]
+    target = f"/v1/stream/idle?offset={tail}&live=long-poll"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        time.sleep(0.5)  # the read is waiting now
+    time.sleep(0.2)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 5, server.output()[-2000:]

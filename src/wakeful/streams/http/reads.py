@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from starlette.requests import Request
@@ -110,6 +111,28 @@ def _catch_up(request: Request, result: ReadResult, *, now: bool) -> Response:
     return Response(body, status_code=200, headers=response_headers)
 
 
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects. A long-poll GET has no body to read, so
+    everything ``receive`` gives after the empty request is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _wait_unless_gone(request: Request, event: asyncio.Event, seconds: float) -> bool:
+    """True if ``event`` fired within ``seconds``; False at the timeout, or at once when
+    the client goes away (an aborted long-poll must not hold a reader, nor shutdown)."""
+    changed = asyncio.ensure_future(event.wait())
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        done, _ = await asyncio.wait(
+            {changed, gone}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        changed.cancel()
+        gone.cancel()
+    return changed in done
+
+
 async def _long_poll(ctx: StreamsContext, request: Request, result: ReadResult) -> Response:
     cursor = cursors.next_cursor(request.query_params.get("cursor"))
     deadline = time.monotonic() + ctx.limits.long_poll_timeout
@@ -123,7 +146,7 @@ async def _long_poll(ctx: StreamsContext, request: Request, result: ReadResult) 
         if result.messages or stream.closed:
             break
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not await ctx.storage.hub.wait(event, remaining):
+        if remaining <= 0 or not await _wait_unless_gone(request, event, remaining):
             break
     response_headers = read_headers(result, cursor=cursor)
     if not result.messages:
