@@ -53,9 +53,10 @@ from typing import Annotated, Any, TypedDict
 from rich.console import Console
 from rich.table import Table
 
-from wakeful.agent.loop import Agent, use_agent
+from wakeful.agent.loop import Agent
 from wakeful.agent.models import Message, ModelRequest, TestModel, ToolCall, ToolCallReady
 from wakeful.agent.models.test import call
+from wakeful.agent.provider import agent_resources
 from wakeful.agent.tools import Tool, tool
 from wakeful.entities import events as entity_events
 from wakeful.entities.addressing import Address
@@ -237,7 +238,7 @@ async def measure_wakeful_off(steps: int, runs: int, result: Measured) -> AsyncI
             first_wake=True,
             shared={},
             known=set(),
-            extensions={"use_agent": use_agent},
+            resources=agent_resources(),
         )
         agent: Agent = ctx.use_agent(scripted_model(), tools=[tick], max_steps=steps)
         started = time.perf_counter()

@@ -25,10 +25,12 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .agent.loop import Agent, RunResult
     from .agent.models.base import Model, ModelError
     from .agent.models.test import TestModel
+    from .agent.options import AgentOptions
     from .agent.tools import RetryPolicy, Tool, ToolContext, tool
     from .client import AsyncClient, Client, Entity, Event, Thread
     from .entities.context import Context
     from .entities.definition import Registry, collection
+    from .entities.resources import MissingResource, Resources
     from .entities.wake import ChildStatus, Message, Signal, Timer, Wake
     from .errors import (
         AlreadyAnswered,
@@ -87,9 +89,11 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "wakeful.entities.definition": ("Registry", "collection"),
     "wakeful.entities.context": ("Context",),
     "wakeful.entities.wake": ("Wake", "Message", "ChildStatus", "Signal", "Timer"),
+    "wakeful.entities.resources": ("Resources", "MissingResource"),
     "wakeful.state": ("StateStore",),
     # the agent loop and its tools
     "wakeful.agent.loop": ("Agent", "RunResult"),
+    "wakeful.agent.options": ("AgentOptions",),
     "wakeful.agent.models.base": ("Model", "ModelError"),
     "wakeful.agent.models.test": ("TestModel",),
     "wakeful.agent.tools": ("Tool", "tool", "ToolContext", "RetryPolicy"),
@@ -150,6 +154,7 @@ _LOCATIONS = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
     "Agent",
+    "AgentOptions",
     "AlreadyAnswered",
     "AlreadyClaimed",
     "AsyncClient",
@@ -177,6 +182,7 @@ __all__ = [
     "LocalTypeConflict",
     "Message",
     "MethodNotAllowed",
+    "MissingResource",
     "Model",
     "ModelError",
     "NoPendingWork",
@@ -185,6 +191,7 @@ __all__ = [
     "PayloadTooLarge",
     "Principal",
     "Registry",
+    "Resources",
     "RetryPolicy",
     "RunResult",
     "SequenceGap",

@@ -26,7 +26,8 @@ from support.waiting import eventually
 
 from wakeful.agent.loop import Agent, RunResult
 from wakeful.agent.models import Model, resolve
-from wakeful.agent.records import RUN_DONE, Rows
+from wakeful.agent.records import Rows
+from wakeful.agent.rows import RUN_DONE
 from wakeful.entities.addressing import Address
 from wakeful.entities.context import Context
 from wakeful.entities.definition import EntityType, Registry
@@ -161,23 +162,19 @@ def agent_type(
     name: str,
     model: Model | Callable[[], Model],
     *,
-    tune: dict[str, Any] | None = None,
     state: dict[str, Any] | None = None,
     lease_seconds: float = LEASE_SECONDS,
     **options: Any,
 ) -> Runs:
     """Define an entity type whose handler runs ``ctx.use_agent(model, **options)``.
 
-    ``tune`` sets fields of the agent's configuration that ``use_agent`` does not take
-    (say, ``model_backoff``); model retries back off 10 ms here unless a test says so."""
+    Model retries back off 10 ms here unless a test says otherwise (``model_backoff``)."""
     runs = Runs()
-    settings = {"model_backoff": 0.01, **(tune or {})}
+    settings = {"model_backoff": 0.01, **options}
 
     async def handler(ctx: Context, wake: Wake) -> None:
         chosen = model if isinstance(model, Model) else model()
-        agent: Agent = ctx.use_agent(chosen, **options)
-        for key, value in settings.items():
-            setattr(agent.config, key, value)
+        agent: Agent = ctx.use_agent(chosen, **settings)
         runs.agents.append(agent)
         runs.results.append(await agent.run())
 
@@ -282,8 +279,8 @@ class AgentApp:
 
         async def probe() -> dict[str, Any] | None:
             runs = Rows(await self.store(url)).runs()
-            if len(runs) >= count and runs[-1].get("status") in wanted:
-                return runs[-1]
+            if len(runs) >= count and runs[-1].status in wanted:
+                return runs[-1].wire()  # as the stream has it
             return None
 
         return await eventually(probe, within=within, what=f"a run {sorted(wanted)} on {url}")

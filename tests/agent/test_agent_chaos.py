@@ -126,7 +126,7 @@ class Agent:
     def finished(self) -> bool:
         """Every message has its run, and every run is completed."""
         runs = self.rows.runs()
-        return len(runs) == self.messages and all(r["status"] == "completed" for r in runs)
+        return len(runs) == self.messages and all(r.status == "completed" for r in runs)
 
 
 async def read_agent(storage: Storage, url: str) -> Agent:
@@ -195,30 +195,30 @@ def inspect(agents: list[Agent], directory: Path) -> Findings:
     for agent in agents:
         url, rows = agent.url, agent.rows
         if not agent.finished():
-            bad(f"{url}: runs {[r['status'] for r in rows.runs()]} for {agent.messages} messages")
+            bad(f"{url}: runs {[r.status for r in rows.runs()]} for {agent.messages} messages")
         for error in agent.store.collection("error"):
             bad(f"{url}: error event {error}")
         for run in rows.runs():
-            steps = rows.steps(str(run["id"]))
-            completed = [step for step in steps if step["status"] == "completed"]
-            if [step["index"] for step in steps] != list(range(len(steps))):
-                bad(f"{url}: steps of run {run['id']} are not numbered in order")
-            if len(completed) != chaos.STEPS + 1 or run.get("steps") != chaos.STEPS + 1:
-                bad(f"{url}: run {run['id']} completed {len(completed)} steps")
+            steps = rows.steps(run.id)
+            completed = [step for step in steps if step.status == "completed"]
+            if [step.index for step in steps] != list(range(len(steps))):
+                bad(f"{url}: steps of run {run.id} are not numbered in order")
+            if len(completed) != chaos.STEPS + 1 or run.steps != chaos.STEPS + 1:
+                bad(f"{url}: run {run.id} completed {len(completed)} steps")
             for step in steps:
-                text = rows.text(str(step["id"]))
-                if step["status"] == "superseded":
+                text = rows.text(step.id)
+                if step.status == "superseded":
                     stats["superseded steps"] += 1
                     if text is not None:
                         stats["superseded partial texts"] += 1
-                        if text.get("status") != "superseded":
-                            bad(f"{url}: superseded step {step['id']} has text {text}")
-                elif step["status"] != "completed":
-                    bad(f"{url}: step {step['id']} is {step['status']}")
+                        if text.status != "superseded":
+                            bad(f"{url}: superseded step {step.id} has text {text}")
+                elif step.status != "completed":
+                    bad(f"{url}: step {step.id} is {step.status}")
             for step in completed[:-1]:
-                calls = rows.calls(str(step["id"]))
-                if sorted(call["name"] for call in calls) != ["effect", "once"]:
-                    bad(f"{url}: step {step['id']} has calls {calls}")
+                calls = rows.calls(step.id)
+                if sorted(call.name for call in calls) != ["effect", "once"]:
+                    bad(f"{url}: step {step.id} has calls {calls}")
         # A completed call never changes again (it never ran again).
         done_at: dict[str, int] = {}
         for position, event in enumerate(agent.events):

@@ -78,7 +78,7 @@ def test_retry_after_is_bounded(header: str | None, seconds: float | None) -> No
 async def test_server_errors_are_retried(provider: Provider, agent_app, status: int) -> None:
     provider.script(HTTPError(status), HTTPError(status), Reply(text="Recovered."))
     registry = Registry()
-    agent_type(registry, "bot", provider.model(), tune={"model_backoff": 0.05})
+    agent_type(registry, "bot", provider.model(), model_backoff=0.05)
     app = await agent_app(registry)
     url = await app.spawn("bot", "b1", message="Hi.")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from support.waiting import eventually
 
-from wakeful.agent.models import Response, TestModel
+from wakeful.agent.models import Message, Response, TestModel
 from wakeful.agent.models.test import answer, call, fail
 from wakeful.agent.tools import tool
 from wakeful.client import AsyncClient
@@ -91,6 +91,27 @@ async def test_create_with_a_prompt_streams_then_completes(serve: ServeFactory) 
     request = model.last_request
     assert request.system == "Be brief."
     assert [(m.role, m.content) for m in request.messages] == [("user", "Hi, I am Ann")]
+
+
+async def test_a_thread_takes_every_agent_option_build_messages_included(
+    serve: ServeFactory,
+) -> None:
+    def only_the_last(ctx: Context) -> list[Message]:
+        return [Message("user", f"{len(ctx.collection('inbox'))} messages so far")]
+
+    model = TestModel([Response(text="Noted.")])
+    served = await serve(
+        registry_for(model, build_messages=only_the_last, temperature=0.5, max_output_tokens=7)
+    )
+    created = await create(served.client, prompt="Hi")
+    await wait_status(served.client, created["id"], "completed")
+    request = model.last_request
+    assert [(m.role, m.content) for m in request.messages] == [("user", "1 messages so far")]
+    assert (request.system, request.temperature, request.max_tokens) == (
+        "You are a helpful assistant.",  # a thread's default system prompt
+        0.5,
+        7,
+    )
 
 
 async def test_creating_an_existing_thread_is_a_conflict(serve: ServeFactory) -> None:

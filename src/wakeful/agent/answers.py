@@ -8,7 +8,7 @@ from another process) is detected by the database and refused with 409.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -22,9 +22,9 @@ from ..state.events import insert
 from ..streams import batch
 from ..streams.model import AppendRequest, AppendResult, ProducerClaim
 from ..streams.storage import Storage
-from . import records as r
+from .records import Rows
+from .rows import CALL_DONE, AnsweredCall, AnswerStatus, ToolResultRow
 
-AnswerStatus = Literal["completed", "failed", "approved", "denied"]
 _KIND_FOR = {"completed": "async", "failed": "async", "approved": "approval", "denied": "approval"}
 
 
@@ -35,17 +35,17 @@ class ToolAnswers:
         self.entities = EntityService(storage, registry)
         self._cache = StateCache(storage, capacity=0)
 
-    async def call(self, url: str, call_id: str) -> dict[str, Any]:
+    async def call(self, url: str, call_id: str) -> AnsweredCall:
         """The tool call as the entity's stream has it (404 if there is none)."""
         info = await self.entities.get(url)
         address = Address.parse(info.url)
         head = await self.storage.head(address.stream)
         loaded = await self._cache.load(address, self.registry.get(address.type), head.tail)
-        call = loaded.store.collection(v.TOOL_CALL).get(call_id)
-        if not isinstance(call, dict):
+        rows = Rows(loaded.store)
+        call = rows.call(call_id)
+        if call is None:
             raise UnknownToolCall(f"{address.url} has no tool call {call_id!r}")
-        answer = loaded.store.collection(v.TOOL_RESULT).get(call_id)
-        return {**call, "answer": answer if isinstance(answer, dict) else None}
+        return AnsweredCall.model_validate({**call.wire(), "answer": rows.answer(call_id)})
 
     async def answer(
         self,
@@ -59,22 +59,19 @@ class ToolAnswers:
         if status not in _KIND_FOR:
             raise BadRequest(f"unknown answer status {status!r}", code=ErrorCode.INVALID_ANSWER)
         call = await self.call(url, call_id)
-        kind = call.get("kind")
+        kind = call.kind
         if kind != _KIND_FOR[status]:
             expected = "a result or an error" if kind == "async" else "approve or deny"
             if kind not in ("async", "approval"):
                 expected = "nothing: it runs by itself"
             raise BadRequest(
-                f"tool call {call_id!r} ({call.get('name')}) takes {expected}",
+                f"tool call {call_id!r} ({call.name}) takes {expected}",
                 code=ErrorCode.WRONG_ANSWER_KIND,
             )
-        if call.get("answer") is not None or call.get("status") in r.CALL_DONE:
+        if call.answer is not None or call.status in CALL_DONE:
             raise AlreadyAnswered(f"tool call {call_id!r} was already answered")
-        event = insert(
-            v.TOOL_RESULT,
-            call_id,
-            {"call_id": call_id, "status": status, "result": result, "error": error},
-        )
+        answer = ToolResultRow(call_id=call_id, status=status, result=result, error=error)
+        event = insert(v.TOOL_RESULT, call_id, answer.wire())
         address = Address.parse(url)
         request = AppendRequest(
             address.stream,

@@ -15,7 +15,8 @@ import orjson
 from ..entities import vocabulary as v
 from ..state import StateStore
 from .models.base import Message, ToolCall
-from .records import COMPLETED, DENIED, FAILED, SUPERSEDED, Rows
+from .records import Rows
+from .rows import CALL_DONE, COMPLETED, DENIED, FAILED, SUPERSEDED, StepRow, ToolCallRow
 
 CHARS_PER_TOKEN = 4
 
@@ -31,13 +32,12 @@ def inbox_text(payload: Any) -> str:
     return orjson.dumps(payload).decode()
 
 
-def result_text(call: dict[str, Any], budget_tokens: int | None) -> tuple[str, bool]:
-    status = call.get("status")
-    if status == DENIED:
-        return f"The user denied this call. {call.get('error') or ''}".strip(), True
-    if status == FAILED:
-        return f"Error: {call.get('error') or 'tool failed'}", True
-    result = call.get("result")
+def result_text(call: ToolCallRow, budget_tokens: int | None) -> tuple[str, bool]:
+    if call.status == DENIED:
+        return f"The user denied this call. {call.error or ''}".strip(), True
+    if call.status == FAILED:
+        return f"Error: {call.error or 'tool failed'}", True
+    result = call.result
     text = result if isinstance(result, str) else orjson.dumps(result).decode()
     if budget_tokens is not None and len(text) > budget_tokens * CHARS_PER_TOKEN:
         limit = budget_tokens * CHARS_PER_TOKEN
@@ -60,11 +60,13 @@ def build_messages(
         if isinstance(row, dict):
             items.append((inbox.first_seen(key), Message("user", inbox_text(row.get("payload")))))
     steps = store.collection(v.STEP)
-    for key, step in steps.items():
-        if not isinstance(step, dict) or step.get("status") != COMPLETED:
-            continue
+    for key in steps.keys():  # noqa: SIM118 (a Collection, not a dict)
+        # A cached step is final, so completed: only the others need reading.
         turns = cache.get(key) if cache is not None else None
         if turns is None:
+            step = steps.view(key, StepRow)
+            if step is None or step.status != COMPLETED:
+                continue
             turns, final = _step_turns(rows, key, tool_result_budget)
             if final and cache is not None:
                 cache[key] = turns
@@ -81,30 +83,19 @@ def _step_turns(
     """A completed step's assistant turn and tool turns, and whether they are final (every
     call has its result: nothing about the step can change any more)."""
     text_row = rows.text(step_id)
-    text = (
-        str(text_row.get("text", "")) if text_row and text_row.get("status") != SUPERSEDED else ""
-    )
+    text = text_row.text if text_row is not None and text_row.status != SUPERSEDED else ""
     calls = rows.calls(step_id)
-    tool_calls = tuple(
-        ToolCall(str(call["id"]), str(call.get("name", "")), dict(call.get("args") or {}))
-        for call in calls
-    )
+    tool_calls = tuple(ToolCall(call.id, call.name, dict(call.args)) for call in calls)
     if not text and not tool_calls:
         return [], True
     turns = [Message("assistant", text, tool_calls)]
     final = True
     for call in calls:
-        if call.get("status") not in (COMPLETED, FAILED, DENIED):
+        if call.status not in CALL_DONE:
             final = False
             continue
         content, is_error = result_text(call, tool_result_budget)
         turns.append(
-            Message(
-                "tool",
-                content,
-                tool_call_id=str(call["id"]),
-                name=str(call.get("name")),
-                is_error=is_error,
-            )
+            Message("tool", content, tool_call_id=call.id, name=call.name, is_error=is_error)
         )
     return turns, final

@@ -1,9 +1,5 @@
-"""The agent's events on the entity stream (``run``, ``step``, ``text``, ``tool_call`` ...)
-and typed views of their rows, as the materialized state holds them.
-
-Field names follow Electric's built-in collections: status, finish reason, model,
-duration, input / output tokens, tool name, args, result, error.
-"""
+"""The agent's events on the entity stream, and its rows as the materialized state holds
+them, typed (:mod:`wakeful.agent.rows`) and in stream order."""
 
 from __future__ import annotations
 
@@ -13,105 +9,115 @@ from typing import Any
 from ..entities import vocabulary as v
 from ..state import StateStore
 from ..state.events import insert, now_timestamp, update
-
-# run.status
-RUNNING, AWAITING, COMPLETED, FAILED, ABORTED = (
-    "running",
-    "awaiting_tool_results",
-    "completed",
-    "failed",
-    "aborted",
+from .rows import (
+    RUN_DONE,
+    DeltaRow,
+    ErrorRow,
+    R,
+    ReasoningRow,
+    Row,
+    RunRow,
+    StepRow,
+    TextRow,
+    ToolCallRow,
+    ToolResultRow,
 )
-RUN_DONE = frozenset({COMPLETED, FAILED, ABORTED})
-# tool_call.status
-PENDING, CALLING, AWAITING_RESULT, AWAITING_APPROVAL, DENIED = (
-    "pending",
-    "running",
-    "awaiting_result",
-    "awaiting_approval",
-    "denied",
-)
-CALL_DONE = frozenset({COMPLETED, FAILED, DENIED})
-SUPERSEDED = "superseded"
+
+#: The model of each of the agent's collections.
+MODEL_OF: dict[str, type[Row]] = {
+    v.RUN: RunRow,
+    v.STEP: StepRow,
+    v.TEXT: TextRow,
+    v.TEXT_DELTA: DeltaRow,
+    v.REASONING: ReasoningRow,
+    v.REASONING_DELTA: DeltaRow,
+    v.TOOL_CALL: ToolCallRow,
+    v.TOOL_RESULT: ToolResultRow,
+    v.ERROR: ErrorRow,
+}
+#: The collection of each model of a row that is written again (deltas, the one model of
+#: two collections, never are).
+COLLECTION_OF: dict[type[Row], str] = {
+    RunRow: v.RUN,
+    StepRow: v.STEP,
+    TextRow: v.TEXT,
+    ToolCallRow: v.TOOL_CALL,
+    ToolResultRow: v.TOOL_RESULT,
+}
 
 
-def run_event(value: dict[str, Any], *, new: bool = False) -> dict[str, Any]:
+def row_event(row: RunRow | StepRow | ToolCallRow, *, new: bool = False) -> dict[str, Any]:
+    """The change event that writes ``row`` (an insert for a ``new`` one)."""
     build = insert if new else update
-    return build(v.RUN, str(value["id"]), value)
+    return build(COLLECTION_OF[type(row)], row.id, row.wire())
 
 
-def step_event(value: dict[str, Any], *, new: bool = False) -> dict[str, Any]:
-    build = insert if new else update
-    return build(v.STEP, str(value["id"]), value)
+def change_event(kind: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """An update of an existing row, given as its whole new value."""
+    return update(kind, key, value)
 
 
-def text_event(key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return update(v.TEXT, key, value)
+def text_event(kind: str, row: Row, key: str) -> dict[str, Any]:
+    """A step's whole text or reasoning (``kind``), keyed by the step."""
+    return update(kind, key, row.wire())
 
 
-def reasoning_event(key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return update(v.REASONING, key, value)
-
-
-def delta_event(kind: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return insert(kind, key, value)
-
-
-def tool_call_event(value: dict[str, Any], *, new: bool = False) -> dict[str, Any]:
-    build = insert if new else update
-    return build(v.TOOL_CALL, str(value["id"]), value)
+def delta_event(kind: str, key: str, row: DeltaRow) -> dict[str, Any]:
+    return insert(kind, key, row.wire())
 
 
 def error_event(key: str, message: str, kind: str, run_id: str | None) -> dict[str, Any]:
-    return insert(
-        v.ERROR, key, {"message": message, "kind": kind, "run_id": run_id, "at": now_timestamp()}
-    )
+    row = ErrorRow(message=message, kind=kind, run_id=run_id, at=now_timestamp())
+    return insert(v.ERROR, key, row.wire())
 
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """Rows of the agent's collections, ordered by when they first appeared."""
+    """Typed rows of the agent's collections, ordered by when they first appeared."""
 
     store: StateStore
 
-    def _ordered(
-        self, collection: str, field: str | None = None, equals: Any = None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """The rows (those whose ``field`` equals ``equals``, if given) in stream order."""
-        rows = self.store.collection(collection)
-        if field is not None:
-            # An index kept by the collection: the cost of the group, not of the history.
-            return [(key, row) for key, row in rows.grouped(field, equals) if isinstance(row, dict)]
-        items = [(key, row) for key, row in rows.items() if isinstance(row, dict)]
-        items.sort(key=lambda item: rows.first_seen(item[0]))
-        return items
+    def _group(self, kind: str, model: type[R], field: str, equals: str) -> list[R]:
+        """The rows whose ``field`` equals ``equals``, in stream order: an index kept by
+        the collection, so this costs the size of the group, not of the history."""
+        return self.store.collection(kind).grouped_views(field, equals, model)
 
-    def runs(self) -> list[dict[str, Any]]:
-        return [row for _, row in self._ordered(v.RUN)]
+    def runs(self) -> list[RunRow]:
+        rows = self.store.collection(v.RUN)
+        keys = sorted(rows.keys(), key=rows.first_seen)
+        found = (rows.view(key, RunRow) for key in keys)
+        return [row for row in found if row is not None]
 
-    def active_run(self) -> dict[str, Any] | None:
-        active = [row for row in self.runs() if row.get("status") not in RUN_DONE]
+    def active_run(self) -> RunRow | None:
+        active = [row for row in self.runs() if row.status not in RUN_DONE]
         return active[-1] if active else None
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        return [row for _, row in self._ordered(v.STEP, "run_id", run_id)]
+    def run(self, run_id: str) -> RunRow | None:
+        return self.store.collection(v.RUN).view(run_id, RunRow)
 
-    def calls(self, step_id: str) -> list[dict[str, Any]]:
-        return [row for _, row in self._ordered(v.TOOL_CALL, "step_id", step_id)]
+    def step(self, step_id: str) -> StepRow | None:
+        return self.store.collection(v.STEP).view(step_id, StepRow)
 
-    def answer(self, call_id: str) -> dict[str, Any] | None:
+    def steps(self, run_id: str) -> list[StepRow]:
+        return self._group(v.STEP, StepRow, "run_id", run_id)
+
+    def call(self, call_id: str) -> ToolCallRow | None:
+        return self.store.collection(v.TOOL_CALL).view(call_id, ToolCallRow)
+
+    def calls(self, step_id: str) -> list[ToolCallRow]:
+        return self._group(v.TOOL_CALL, ToolCallRow, "step_id", step_id)
+
+    def answer(self, call_id: str) -> ToolResultRow | None:
         """The outside answer to a waiting call (result or approval), if one arrived."""
-        row = self.store.collection(v.TOOL_RESULT).get(call_id)
-        return row if isinstance(row, dict) else None
+        return self.store.collection(v.TOOL_RESULT).view(call_id, ToolResultRow)
 
-    def text(self, step_id: str) -> dict[str, Any] | None:
-        row = self.store.collection(v.TEXT).get(step_id)
-        return row if isinstance(row, dict) else None
+    def text(self, step_id: str) -> TextRow | None:
+        return self.store.collection(v.TEXT).view(step_id, TextRow)
 
     def deltas(self, kind: str, step_id: str) -> str:
         """The text a step's latest model attempt streamed (earlier attempts failed)."""
-        parts = [row for _, row in self._ordered(kind, "step_id", step_id)]
-        latest = max((int(row.get("attempt", 1)) for row in parts), default=1)
-        parts = [row for row in parts if int(row.get("attempt", 1)) == latest]
-        parts.sort(key=lambda row: int(row.get("seq", 0)))
-        return "".join(str(row.get("delta", "")) for row in parts)
+        parts = self._group(kind, DeltaRow, "step_id", step_id)
+        latest = max((part.attempt for part in parts), default=1)
+        parts = [part for part in parts if part.attempt == latest]
+        parts.sort(key=lambda part: part.seq)
+        return "".join(part.delta for part in parts)

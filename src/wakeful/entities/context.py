@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import orjson
 from croniter import croniter
@@ -28,11 +28,42 @@ from . import events
 from . import vocabulary as v
 from .addressing import Address, shared_stream
 from .definition import CollectionSpec, EntityType, Registry
+from .resources import AgentFactory, MissingResource, Resources
 from .subscription import EntitySubscription, pull_wake
 from .wake import Wake
 
+if TYPE_CHECKING:
+    # Typing only: the agent layer sits above this one and imports it. At run time the
+    # agent comes from the runtime's resources (an ``AgentFactory``), so no import runs
+    # upward; these names only give ``ctx.use_agent`` and ``ctx.agent`` their types.
+    from ..agent.loop import Agent
+    from ..agent.options import AgentOptions
+
 M = TypeVar("M", bound=BaseModel)
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
 JSON = "application/json"
+
+
+def _signature_of(
+    options: Callable[P, Any],
+) -> Callable[[Callable[..., R]], Callable[Concatenate[S, P], R]]:
+    """Give a method the parameters of ``options`` (for the type checker), so that the
+    agent's options are declared once, on ``AgentOptions``, and checked where passed."""
+
+    def decorate(method: Callable[..., R]) -> Callable[Concatenate[S, P], R]:
+        return method
+
+    return decorate
+
+
+if TYPE_CHECKING:
+    _takes_agent_options = _signature_of(AgentOptions)
+else:
+
+    def _takes_agent_options(method):  # the options are checked by AgentOptions itself
+        return method
 
 
 @dataclass(slots=True)
@@ -185,7 +216,7 @@ class Context:
         first_wake: bool,
         shared: dict[str, StateStore],
         known: set[str],
-        extensions: Mapping[str, Callable[..., Any]] | None = None,
+        resources: Resources | None = None,
         flusher: Callable[[Context, bool], Awaitable[None]] | None = None,
         shared_loader: Callable[[str], Awaitable[StateStore]] | None = None,
     ) -> None:
@@ -202,11 +233,11 @@ class Context:
         self._shared_stores = shared
         self._private_shared: set[str] = set()
         self._known = known
-        self._extensions = dict(extensions or {})
+        #: What the runtime provides to handlers, by class (the agent loop among them).
+        self.resources = resources or Resources()
         self._flusher = flusher
         self._shared_loader = shared_loader
-        #: The agent configured by :meth:`use_agent` for this pass, if any.
-        self.agent: Any = None
+        self._agent: Agent | None = None
         #: The wake this pass handles.
         self.wake: Wake | None = None
         self.state = State(
@@ -439,19 +470,34 @@ class Context:
         """Report that this entity's run finished, waking a parent that waits for it."""
         self.output.completion = {"status": "completed", "response": response}
 
-    def use_agent(self, *args: Any, **kwargs: Any) -> Any:
+    @_takes_agent_options
+    def use_agent(self, *args: Any, **kwargs: Any) -> Agent:
         """Configure the LLM agent loop for this pass; then ``await ctx.agent.run()``.
 
-        The loop comes from :mod:`wakeful.agent`, which the server installs into the runtime;
-        see :func:`wakeful.agent.use_agent` for the options."""
-        factory = self._extensions.get("use_agent")
+        Takes the arguments of :class:`wakeful.agent.AgentOptions`. The loop comes from
+        :mod:`wakeful.agent`, which the server provides to the runtime as a resource."""
+        return self._install_agent(*args, **kwargs)
+
+    def use_agent_options(self, options: AgentOptions) -> Agent:
+        """:meth:`use_agent` with options declared once elsewhere (a thread's, say)."""
+        return self._install_agent(options)
+
+    def _install_agent(self, *args: Any, **kwargs: Any) -> Agent:
+        factory = self.resources.get(AgentFactory)
         if factory is None:
-            raise RuntimeError(
-                "no agent loop is installed in this runtime; pass"
-                " extensions={'use_agent': wakeful.agent.use_agent} to Runtime"
+            raise MissingResource(
+                "no agent loop is installed in this runtime; give the Runtime"
+                " resources=wakeful.agent.agent_resources()"
             )
-        self.agent = factory(self, *args, **kwargs)
-        return self.agent
+        self._agent = factory(self, *args, **kwargs)
+        return self._agent
+
+    @property
+    def agent(self) -> Agent:
+        """The agent configured by :meth:`use_agent` for this pass."""
+        if self._agent is None:
+            raise MissingResource("no agent in this pass: call ctx.use_agent(...) first")
+        return self._agent
 
     async def flush(self, *, wait: bool = True) -> None:
         """Commit what this pass has buffered so far, without ending the pass.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,7 @@ from .addressing import SHARED_PREFIX, Address
 from .context import JSON, Context, next_cron
 from .definition import EntityType, Registry
 from .loading import SNAPSHOT_LABEL, StateCache, read_messages
+from .resources import Resources
 from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
 
 log = logging.getLogger("wakeful.entities")
@@ -129,13 +129,14 @@ class PassRunner:
         registry: Registry,
         cache: StateCache,
         worker: str,
-        extensions: Mapping[str, Callable[..., Any]] | None = None,
+        resources: Resources | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.cache = cache
         self.worker = worker
-        self.extensions = dict(extensions or {})
+        #: What every pass's context is given (the agent loop, in a server).
+        self.resources = resources or Resources()
         self.shared: dict[str, StateStore] = {}
         self._flushes: dict[int, Flushes] = {}
 
@@ -443,7 +444,7 @@ class PassRunner:
             first_wake=first_wake,
             shared=shared,
             known=set(),
-            extensions=self.extensions,
+            resources=self.resources,
             flusher=self._flush,
             shared_loader=self._shared_store,
         )

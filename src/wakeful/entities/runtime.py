@@ -16,8 +16,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
 
 import orjson
 
@@ -28,6 +26,7 @@ from .addressing import WAKE_STREAM, from_subscription_id
 from .definition import Registry
 from .loading import StateCache
 from .passes import PassRunner
+from .resources import Resources
 
 log = logging.getLogger("wakeful.entities")
 
@@ -45,13 +44,13 @@ class Runtime:
         concurrency: int = 64,
         cache_size: int = 1000,
         name: str | None = None,
-        extensions: Mapping[str, Callable[..., Any]] | None = None,
+        resources: Resources | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.name = name or worker_name()
         self.cache = StateCache(storage, cache_size)
-        self.passes = PassRunner(storage, registry, self.cache, self.name, extensions)
+        self.passes = PassRunner(storage, registry, self.cache, self.name, resources)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []

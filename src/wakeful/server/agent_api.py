@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from ..agent.answers import ToolAnswers
+from ..agent.rows import AnsweredCall
 from ..entities.addressing import Address
 
 
@@ -39,8 +40,13 @@ def agent_router(answers: ToolAnswers, guard: Callable[[Request], Awaitable[None
     def url(type_name: str, entity_id: str) -> str:
         return Address.parse(f"/{type_name}/{entity_id}").url
 
-    @router.get("/{call_id}", summary="Get a tool call and its answer, if any")
-    async def get_call(type_name: str, entity_id: str, call_id: str) -> dict[str, Any]:
+    # Fields the stream's row never had stay out, as they do on the stream.
+    @router.get(
+        "/{call_id}",
+        summary="Get a tool call and its answer, if any",
+        response_model_exclude_unset=True,
+    )
+    async def get_call(type_name: str, entity_id: str, call_id: str) -> AnsweredCall:
         return await answers.call(url(type_name, entity_id), call_id)
 
     @router.post("/{call_id}/result", status_code=202, summary="Give an asynchronous tool's result")

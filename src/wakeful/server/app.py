@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from starlette.responses import Response
 
 from .. import __version__
 from ..agent.answers import ToolAnswers
-from ..agent.loop import Concurrency, ModelCache, use_agent
+from ..agent.limits import Concurrency
+from ..agent.provider import ModelCache, agent_resources
 from ..entities.definition import Registry
 from ..entities.remote_types import RemoteTypes
 from ..entities.runtime import Runtime
@@ -117,11 +117,7 @@ class Background:
             storage,
             registry,
             concurrency=settings.worker_concurrency,
-            extensions={
-                "use_agent": functools.partial(
-                    use_agent, concurrency=self.concurrency, models=self.models
-                )
-            },
+            resources=agent_resources(self.concurrency, self.models),
         )
         self.dispatcher: Dispatcher | None = None
         self._sweeper: asyncio.Task[None] | None = None

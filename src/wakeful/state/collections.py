@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from .events import Change
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("wakeful.state")
 
 Listener = Callable[[Change], None]
@@ -31,6 +32,8 @@ class Collection(Generic[T]):
         self._first_seen: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self._groups: dict[str, _Groups] = {}
+        # Typed views of rows (see ``view``), each with the raw value it was made from.
+        self._views: dict[str, tuple[Any, BaseModel]] = {}
 
     def _decode(self, value: Any) -> T:
         model = self.model
@@ -48,6 +51,7 @@ class Collection(Generic[T]):
             self._rows.pop(change.key, None)
             self._raw.pop(change.key, None)
             self._first_seen.pop(change.key, None)
+            self._views.pop(change.key, None)
         else:
             self._first_seen.setdefault(change.key, sequence)
             self._rows[change.key] = self._decode(change.value)
@@ -62,6 +66,7 @@ class Collection(Generic[T]):
         self._raw.clear()
         self._first_seen.clear()
         self._groups.clear()
+        self._views.clear()
 
     def order(self) -> dict[str, int]:
         """``first_seen`` of every row, for snapshots."""
@@ -81,6 +86,55 @@ class Collection(Generic[T]):
 
     def raw(self, key: str) -> Any:
         return self._raw.get(key)
+
+    def view(self, key: str, model: type[M]) -> M | None:
+        """The row ``key`` read as ``model`` (None if there is none, or it is no object).
+
+        For collections kept as raw JSON whose readers want typed rows: each version of a
+        row is validated once, by its first reader, and the others get the same (frozen,
+        ideally) instance. Cheaper than a model on the collection, which would validate
+        every change, read or not."""
+        raw = self._raw.get(key)
+        cached = self._views.get(key)
+        if cached is not None and cached[0] is raw and type(cached[1]) is model:
+            return cached[1]
+        if not isinstance(raw, dict):
+            return None
+        row = read_row(model, raw)
+        # Holding ``raw`` keeps its identity from being reused while the entry lives.
+        self._views[key] = (raw, row)
+        return row
+
+    def grouped_views(self, field: str, value: Any, model: type[M]) -> list[M]:
+        """:meth:`view` of each row of :meth:`grouped` (those that are objects).
+
+        The agent loop reads its run's steps this way at every step, so the common case
+        (a row already viewed, unchanged since) is inlined."""
+        groups = self._groups.get(field)
+        if groups is None:
+            self.grouped(field, value)  # builds the index
+            groups = self._groups[field]
+        try:
+            keys: Iterable[str] = groups.members.get(value, ())
+        except TypeError:
+            keys = [key for key, _ in self.grouped(field, value)]
+        raw_rows, views = self._raw, self._views
+        found: list[M] = []
+        for key in keys:
+            cached = views.get(key)
+            if cached is not None and cached[0] is raw_rows[key] and type(cached[1]) is model:
+                found.append(cached[1])
+                continue
+            row = self.view(key, model)
+            if row is not None:
+                found.append(row)
+        return found
+
+    def keep_view(self, key: str, row: BaseModel) -> None:
+        """Take ``row`` as the view of the row ``key`` as it is now: for a writer that
+        applied the row's own dump, so that its readers need not validate it again."""
+        if key in self._raw:
+            self._views[key] = (self._raw[key], row)
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
@@ -135,6 +189,17 @@ class Collection(Generic[T]):
 
     def snapshot(self) -> dict[str, Any]:
         return dict(self._raw)
+
+
+def read_row(model: type[M], value: dict[str, Any]) -> M:
+    """``value`` as ``model``, validated; a value that does not fit (written by an older
+    or foreign writer) is taken as it is, with a warning, rather than lost: the stream is
+    the truth, not the model."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        log.warning("row does not match %s: %s", model.__name__, exc)
+        return model.model_construct(**value)
 
 
 def _field(row: Any, name: str) -> Any:

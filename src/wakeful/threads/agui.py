@@ -10,7 +10,6 @@ finishes, then RUN_FINISHED (or RUN_ERROR).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 from ag_ui.core import (
@@ -30,7 +29,8 @@ from ag_ui.core import (
     ToolCallStartEvent,
 )
 
-from ..agent import records as r
+from ..agent import rows as r
+from ..agent.rows import DeltaRow, RunRow, StepRow, ToolCallRow
 from ..entities import vocabulary as v
 from ..state.events import Change, InvalidEvent, parse
 from ..streams.follow import follow
@@ -65,34 +65,31 @@ class Translator:
         self.done = False
 
     def translate(self, change: Change) -> list[BaseEvent]:
-        value: dict[str, Any] = change.value if isinstance(change.value, dict) else {}
         if change.type == v.RUN:
-            return self._run(change, value)
-        if self.own_run is None or value.get("run_id") != self.own_run:
+            run = RunRow.read(change.value)
+            return self._run(change, run) if run is not None else []
+        if self.own_run is None or not isinstance(change.value, dict):
             return []
+        if change.value.get("run_id") != self.own_run:
+            return []  # another run's row: not worth reading as a model
         if change.type == v.STEP:
-            return self._step(value)
+            step = StepRow.read(change.value)
+            return self._step(step) if step is not None else []
         if change.type == v.TEXT_DELTA:
-            step_id = str(value.get("step_id"))
-            events: list[BaseEvent] = []
-            if step_id not in self.open_texts:
-                self.open_texts.add(step_id)
-                events.append(TextMessageStartEvent(message_id=step_id, role="assistant"))
-            events.append(
-                TextMessageContentEvent(message_id=step_id, delta=str(value.get("delta", "")))
-            )
-            return events
+            delta = DeltaRow.read(change.value)
+            return self._text_delta(delta) if delta is not None else []
         if change.type == v.TOOL_CALL:
-            return self._tool_call(value)
+            call = ToolCallRow.read(change.value)
+            return self._tool_call(call) if call is not None else []
         return []
 
-    def _run(self, change: Change, value: dict[str, Any]) -> list[BaseEvent]:
-        status = value.get("status")
+    def _run(self, change: Change, run: RunRow) -> list[BaseEvent]:
+        status = run.status
         if self.own_run is None:
             if self.message_id is None and change.operation != "insert":
                 return []
             # A message can also join a run already going (one waiting for a tool result).
-            if self.message_id is not None and self.message_id not in (value.get("trigger") or ()):
+            if self.message_id is not None and self.message_id not in run.trigger:
                 return []
             self.own_run = str(change.key)
             return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
@@ -104,23 +101,29 @@ class Translator:
         ]
         self.open_texts.clear()
         if status == r.FAILED:
-            events.append(
-                RunErrorEvent(message=str(value.get("error") or "run failed"), code="RUN_FAILED")
-            )
+            events.append(RunErrorEvent(message=run.error or "run failed", code="RUN_FAILED"))
         else:
             events.append(
                 RunFinishedEvent(
                     thread_id=self.thread_id,
                     run_id=self.run_id,
-                    result={"status": status, "text": value.get("text")},
+                    result={"status": status, "text": run.text},
                 )
             )
         return events
 
-    def _step(self, value: dict[str, Any]) -> list[BaseEvent]:
-        step_id = str(value.get("id"))
-        status = value.get("status")
-        if status == r.RUNNING:
+    def _text_delta(self, delta: DeltaRow) -> list[BaseEvent]:
+        step_id = delta.step_id
+        events: list[BaseEvent] = []
+        if step_id not in self.open_texts:
+            self.open_texts.add(step_id)
+            events.append(TextMessageStartEvent(message_id=step_id, role="assistant"))
+        events.append(TextMessageContentEvent(message_id=step_id, delta=delta.delta))
+        return events
+
+    def _step(self, step: StepRow) -> list[BaseEvent]:
+        step_id = step.id
+        if step.status == r.RUNNING:
             return [StepStartedEvent(step_name=step_id)]
         events: list[BaseEvent] = []
         if step_id in self.open_texts:
@@ -129,29 +132,23 @@ class Translator:
         events.append(StepFinishedEvent(step_name=step_id))
         return events
 
-    def _tool_call(self, value: dict[str, Any]) -> list[BaseEvent]:
-        call_id = str(value.get("id"))
+    def _tool_call(self, call: ToolCallRow) -> list[BaseEvent]:
+        call_id = call.id
         events: list[BaseEvent] = []
         if call_id not in self.started_calls:
             self.started_calls.add(call_id)
             events += [
                 ToolCallStartEvent(
                     tool_call_id=call_id,
-                    tool_call_name=str(value.get("name")),
-                    parent_message_id=value.get("step_id"),
+                    tool_call_name=call.name,
+                    parent_message_id=call.step_id,
                 ),
-                ToolCallArgsEvent(
-                    tool_call_id=call_id, delta=orjson.dumps(value.get("args") or {}).decode()
-                ),
+                ToolCallArgsEvent(tool_call_id=call_id, delta=orjson.dumps(call.args).decode()),
                 ToolCallEndEvent(tool_call_id=call_id),
             ]
-        if value.get("status") in r.CALL_DONE and call_id not in self.finished_calls:
+        if call.status in r.CALL_DONE and call_id not in self.finished_calls:
             self.finished_calls.add(call_id)
-            result = (
-                value.get("result")
-                if value.get("status") == r.COMPLETED
-                else {"error": value.get("error")}
-            )
+            result = call.result if call.status == r.COMPLETED else {"error": call.error}
             content = result if isinstance(result, str) else orjson.dumps(result).decode()
             events.append(
                 ToolCallResultEvent(

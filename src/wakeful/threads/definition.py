@@ -8,14 +8,12 @@ thread resumes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..agent.models.base import Model
-from ..agent.tools import Tool
+from ..agent.options import AgentOptions
 from ..entities.context import Context
 from ..entities.definition import EntityType, Registry
 from ..entities.wake import Wake
@@ -28,13 +26,13 @@ class ThreadArgs(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class ThreadConfig:
-    model: Model | str | None = None
+@dataclass(frozen=True)
+class ThreadConfig(AgentOptions):
+    """A thread's agent: every option of :class:`~wakeful.agent.AgentOptions`, with a
+    system prompt by default (the one default a chat thread needs that an agent does not)."""
+
+    _: KW_ONLY
     system: str | None = "You are a helpful assistant."
-    tools: Iterable[Tool | Callable[..., Any]] = field(default_factory=tuple)
-    max_steps: int = 20
-    max_tokens: int | None = None
 
 
 def define_thread(
@@ -42,16 +40,10 @@ def define_thread(
 ) -> EntityType:
     """Register a thread type (``name``) that chats with ``config``'s model and tools."""
     settings = config or ThreadConfig()
-    tools = list(settings.tools)
+    settings.tool_table()  # a bad tool list fails here, at definition, not at the first run
 
     async def thread(ctx: Context, wake: Wake) -> None:
-        agent = ctx.use_agent(
-            settings.model,
-            system=settings.system,
-            tools=tools,
-            max_steps=settings.max_steps,
-            max_tokens=settings.max_tokens,
-        )
+        agent = ctx.use_agent_options(settings)
         resume = any(signal.name == CONTINUE for signal in wake.signals)
         await agent.run(force=resume)
 

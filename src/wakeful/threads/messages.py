@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..agent import records as r
+from ..agent import rows as r
 from ..agent.history import inbox_text
+from ..agent.records import Rows
 from ..entities import vocabulary as v
 from ..state import StateStore
 
@@ -36,17 +37,17 @@ def thread_status(store: StateStore, entity_status: str) -> str:
         return FAILED
     if entity_status in ("stopped", "killed"):
         return STOPPED
-    runs = r.Rows(store).runs()
-    answered = {str(key) for run in runs for key in run.get("trigger") or ()}
+    runs = Rows(store).runs()
+    answered = {key for run in runs for key in run.trigger}
     if any(key not in answered for key in store.collection(v.INBOX).order()):
         return STREAMING  # a message waits for (or is starting) its run
     if not runs:
         return COMPLETED
-    return _FROM_RUN.get(str(runs[-1].get("status")), COMPLETED)
+    return _FROM_RUN.get(runs[-1].status, COMPLETED)
 
 
 def thread_messages(store: StateStore) -> list[dict[str, Any]]:
-    rows = r.Rows(store)
+    rows = Rows(store)
     items: list[tuple[int, dict[str, Any]]] = []
     inbox = store.collection(v.INBOX)
     for key, row in inbox.items():
@@ -60,28 +61,29 @@ def thread_messages(store: StateStore) -> list[dict[str, Any]]:
             }
             items.append((inbox.first_seen(key), message))
     steps = store.collection(v.STEP)
-    for key, step in steps.items():
-        if not isinstance(step, dict):
+    for key in steps.keys():  # noqa: SIM118 (a Collection, not a dict)
+        step = rows.step(key)
+        if step is None:
             continue
         text_row = rows.text(key)
-        status = str(step.get("status"))
+        status: str = step.status
         if text_row is not None:
-            content = str(text_row.get("text", ""))
-            text_status = str(text_row.get("status", "completed"))
+            content = text_row.text
+            text_status: str = text_row.status
         else:
             content = rows.deltas(v.TEXT_DELTA, key)
             text_status = "streaming" if status == r.RUNNING else status
         calls = [
             {
-                "id": call.get("id"),
-                "name": call.get("name"),
-                "args": call.get("args"),
-                "status": call.get("status"),
-                "kind": call.get("kind"),
-                "result": call.get("result"),
-                "error": call.get("error"),
-                "attempts": call.get("attempts", 0),
-                "last_error": call.get("last_error"),
+                "id": call.id,
+                "name": call.name,
+                "args": call.args,
+                "status": call.status,
+                "kind": call.kind,
+                "result": call.result,
+                "error": call.error,
+                "attempts": call.attempts,
+                "last_error": call.last_error,
             }
             for call in rows.calls(key)
         ]
@@ -90,13 +92,13 @@ def thread_messages(store: StateStore) -> list[dict[str, Any]]:
         message = {
             "id": key,
             "role": "assistant",
-            "run_id": step.get("run_id"),
+            "run_id": step.run_id,
             "content": content,
             "status": "superseded"
             if text_status == r.SUPERSEDED
             else ("streaming" if status == r.RUNNING else "complete"),
             "tool_calls": calls,
-            "model": step.get("model"),
+            "model": step.model,
         }
         items.append((steps.first_seen(key), message))
     items.sort(key=lambda item: item[0])
