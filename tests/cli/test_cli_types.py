@@ -45,6 +45,7 @@ def test_register_list_show_and_delete(wakeful: Callable[..., Result], tmp_path:
         wakeful(
             "types", "register", "echo", "--webhook", url, "--description", "Echoes it",
             "--args-schema", args, "--inbox-schema", inbox, "--lease-seconds", "5",
+            "--request-timeout-seconds", "3",
         )
     )  # fmt: skip
     assert "registered remote type echo" in said and url in said
@@ -69,6 +70,7 @@ def test_register_list_show_and_delete(wakeful: Callable[..., Result], tmp_path:
         "inbox_schema": {"type": "string"},
         "webhook_url": url,
         "lease_seconds": 5.0,
+        "request_timeout_seconds": 3.0,
     }
 
     shown = ok(wakeful("types", "show", "echo"))

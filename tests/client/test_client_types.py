@@ -49,6 +49,7 @@ async def test_register_list_describe_and_delete(client: AsyncClient) -> None:
         args_schema=ARGS,
         inbox_schema=INBOX,
         lease_seconds=5,
+        request_timeout_seconds=2,
     )
     assert registered == EntityType(
         name="echo",
@@ -59,6 +60,7 @@ async def test_register_list_describe_and_delete(client: AsyncClient) -> None:
         inbox_schema=INBOX,
         webhook_url=url,
         lease_seconds=5.0,
+        request_timeout_seconds=2.0,
     )
 
     listed = await client.types()
@@ -70,12 +72,13 @@ async def test_register_list_describe_and_delete(client: AsyncClient) -> None:
     # The same body again changes nothing; a different one updates the type.
     assert await client.register_type(
         "echo", url, description="Echoes every message", args_schema=ARGS,
-        inbox_schema=INBOX, lease_seconds=5,
+        inbox_schema=INBOX, lease_seconds=5, request_timeout_seconds=2,
     ) == registered  # fmt: skip
     moved = webhook()
     updated = await client.register_type("echo", moved)
     assert (updated.webhook_url, updated.description, updated.args_schema) == (moved, "", None)
     assert updated.lease_seconds == 30.0  # the server's default
+    assert updated.request_timeout_seconds is None  # the lease
     assert (await client.get_type("echo")).webhook_url == moved
 
     await client.delete_type("echo")

@@ -187,6 +187,17 @@ def register(
             show_default=False,
         ),
     ] = None,
+    request_timeout_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--request-timeout-seconds",
+            min=1,
+            max=600,
+            help="How long one wake request may run before the wake is sent again"
+            " (default: the lease).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -204,6 +215,7 @@ def register(
             args_schema=args,
             inbox_schema=inbox,
             lease_seconds=lease_seconds,
+            request_timeout_seconds=request_timeout_seconds,
         )
 
     found = run(ctx, url, token, as_json, act)

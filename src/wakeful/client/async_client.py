@@ -205,12 +205,15 @@ class AsyncClient:
         args_schema: Mapping[str, Any] | None = None,
         inbox_schema: Mapping[str, Any] | None = None,
         lease_seconds: float | None = None,
+        request_timeout_seconds: float | None = None,
     ) -> EntityType:
         """Register a remote type, whose entities are run by the webhook service at
         ``webhook_url``, or update it if it exists. The schemas are JSON Schemas that spawn
         arguments and inbox messages must satisfy; ``lease_seconds`` (server default 30)
-        is how long the service has to ack a wake. Raises :class:`BadRequest` for a bad
-        name, URL or schema and :class:`Conflict` for a type defined in Python."""
+        is how long the service has to ack a wake, ``request_timeout_seconds`` (default: the
+        lease) how long one wake request may run before the wake is sent again. Raises
+        :class:`BadRequest` for a bad name, URL or schema and :class:`Conflict` for a type
+        defined in Python."""
         body: dict[str, Any] = {
             "name": name,
             "description": description,
@@ -220,6 +223,8 @@ class AsyncClient:
         }
         if lease_seconds is not None:
             body["lease_seconds"] = lease_seconds
+        if request_timeout_seconds is not None:
+            body["request_timeout_seconds"] = request_timeout_seconds
         return EntityType.from_json(await self._json("POST", "/v1/types", body=body))
 
     async def delete_type(self, name: str) -> None:

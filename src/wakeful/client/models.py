@@ -18,7 +18,8 @@ class EntityType:
 
     ``state`` maps the type's collections to their JSON schemas; ``args_schema`` and
     ``inbox_schema`` are the JSON Schemas spawn arguments and messages must satisfy (``None``
-    when anything goes). ``lease_seconds`` is how long a remote service has to ack a wake.
+    when anything goes). ``lease_seconds`` is how long a remote service has to ack a wake;
+    ``request_timeout_seconds`` how long one wake request may run (``None``: the lease).
     """
 
     name: str
@@ -29,12 +30,14 @@ class EntityType:
     inbox_schema: dict[str, Any] | None
     webhook_url: str | None = None
     lease_seconds: float | None = None
+    request_timeout_seconds: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EntityType:
         """Build from the API's type object."""
         webhook = data.get("webhook")
         lease = data.get("lease_seconds")
+        timeout = data.get("request_timeout_seconds")
         return cls(
             name=str(data["name"]),
             kind=str(data.get("kind") or "local"),
@@ -44,6 +47,7 @@ class EntityType:
             inbox_schema=data.get("inbox_schema"),
             webhook_url=str(webhook["url"]) if isinstance(webhook, dict) else None,
             lease_seconds=float(lease) if lease is not None else None,
+            request_timeout_seconds=float(timeout) if timeout is not None else None,
         )
 
 

@@ -104,6 +104,20 @@ class Access:
             return False
         return True
 
+    async def _is_entity(self, type_name: str, entity_id: str) -> bool:
+        """Whether ``type_name/entity_id/...`` are an entity's streams: a type this process
+        knows (no I/O), else an entity's labels on its main stream. Not the catching-up
+        ``resolve``, which every request on a shared stream would queue behind."""
+        try:
+            self.registry.find(type_name)
+        except UnknownEntityType:
+            try:
+                stream = Address(type_name, entity_id).stream
+            except InvalidAddress:
+                return False
+            return (await self.storage.labels(stream)).get("kind") == "entity"
+        return True
+
     async def stream(self, principal: Principal, action: Action, path: str) -> None:
         """``action`` (read, append, create, delete) on the stream at ``path``; an entity's
         streams are checked as the entity: read, write, or kill for a delete."""
@@ -115,7 +129,7 @@ class Access:
                 code=ErrorCode.NOT_ALLOWED,
             )
         parts = path.split("/")
-        if len(parts) > 1 and await self._is_type(parts[0]):
+        if len(parts) > 1 and await self._is_entity(parts[0], parts[1]):
             as_entity = _AS_ENTITY.get(action, "write")
             await self.entity(principal, as_entity, parts[0], parts[1])
             return
