@@ -39,6 +39,7 @@ from ..streams.storage import Storage, open_storage
 from ..streams.subscriptions.delivery import Dispatcher
 from ..streams.subscriptions.routes import SubscriptionsAPI, load_keys
 from ..threads.service import ThreadService
+from . import openapi
 from .access import Access, AuthenticationMiddleware, StreamGuard
 from .agent_api import agent_router
 from .console import console_routes
@@ -268,6 +269,7 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
     app.add_middleware(AuthenticationMiddleware, authenticator=auth.authenticator if auth else None)
     app.add_middleware(ApiCorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(HeaderLimitMiddleware, limits=limits)
+    openapi.install(app)
     app.state.streams = ctx
     app.state.entities = service
     app.state.background = background
