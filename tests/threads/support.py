@@ -14,6 +14,7 @@ import uvicorn
 from support.servers import free_port
 from support.waiting import eventually
 
+from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry
 from wakeful.server.app import ServerSettings, create_app
 
@@ -173,3 +174,9 @@ async def raw_status(url: str, target: str, headers: str = "") -> int:
     finally:
         writer.close()
     return int(status_line.split()[1])
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Today's weather in a city (a tool the threads' front-end tests share)."""
+    return f"sunny in {city}"

@@ -21,15 +21,9 @@ from wakeful.entities.definition import Registry
 from wakeful.threads import ThreadConfig, define_thread
 
 from .conftest import ServeFactory
-from .support import error_of, messages, thread, wait_status
+from .support import error_of, get_weather, messages, thread, wait_status
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Today's weather in a city."""
-    return f"sunny in {city}"
 
 
 @tool(kind="async")

@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..state import StateStore
 from ..streams import batch
-from ..streams.model import AppendRequest, StreamRecord
+from ..streams.model import AppendRequest, AppendResult, ProducerClaim, StreamRecord
 from ..streams.offsets import format_offset
 from ..streams.storage import Storage
 from . import events
@@ -129,13 +129,32 @@ class EntityService:
         return _info(address, stream, labels)
 
     async def send(self, url: str, payload: Any, *, sender: str | None = None) -> str:
+        key, _ = await self._deliver(url, payload, sender, None)
+        return key
+
+    async def send_once(
+        self, url: str, payload: Any, message_id: str, *, sender: str | None = None
+    ) -> bool:
+        """Send a message under the sender's own id, once: False (nothing appended) when a
+        message with that id was sent before. Front ends post a conversation's history
+        again on every turn; the database, not a read before the write, tells a new
+        message from a repeated one, so two racing posts of one message append it once."""
+        _, appended = await self._deliver(url, payload, sender, message_id)
+        return appended
+
+    async def _deliver(
+        self, url: str, payload: Any, sender: str | None, message_id: str | None
+    ) -> tuple[str, bool]:
         address, _, labels = await self._live(url)
         if labels.get("status") in v.TERMINAL:
             raise EntityTerminated(f"entity {address.url} is {labels['status']}")
         (await self.registry.resolve(address.type)).validate_message(payload)
-        event = events.inbox(payload, sender)
-        await self._append(address, event)
-        return str(event["key"])
+        event = events.inbox(payload, sender, message_id)
+        producer = ProducerClaim(f"inbox:{message_id}", 0, 0) if message_id else None
+        request = AppendRequest(address.stream, JSON, [orjson.dumps(event)], producer=producer)
+        (result,) = await self.storage.commit([batch.Append(request)])
+        duplicate = isinstance(result, AppendResult) and result.duplicate
+        return str(event["key"]), not duplicate
 
     async def signal(self, url: str, name: str, payload: Any = None) -> str:
         address, _, labels = await self._live(url)

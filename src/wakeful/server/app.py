@@ -42,6 +42,7 @@ from ..threads.service import ThreadService
 from . import openapi
 from .access import Access, AuthenticationMiddleware, StreamGuard
 from .agent_api import agent_router
+from .chat_api import chat_router
 from .console import console_routes
 from .cors import ApiCorsMiddleware
 from .entities_api import entities_router
@@ -258,6 +259,7 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
     if settings.thread_type in registry:
         threads = ThreadService(storage, registry, settings.thread_type)
         app.include_router(threads_router(threads, guard, access))
+        app.include_router(chat_router(threads, guard, access))
         app.state.threads = threads
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
     # The last added runs first: header limits, CORS (a preflight carries no token), who

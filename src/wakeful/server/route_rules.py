@@ -16,10 +16,20 @@ from .policy import Action
 #: public: no credentials; callback: the callback token of one wake; any: any principal;
 #: entity / thread: the action on the entity (a thread is an entity of the thread type);
 #: types: the action on entity types; stream: the action on the stream by path;
-#: subscription: read and append on every stream the subscription covers; refused: a
-#: method the route answers with 405 (404 at the bare mount) for everyone.
+#: subscription: read and append on every stream the subscription covers; chat: the
+#: action on the thread the body names (the route checks it once it read the body);
+#: refused: a method the route answers with 405 (404 at the bare mount) for everyone.
 Guard = Literal[
-    "public", "callback", "any", "entity", "thread", "types", "stream", "subscription", "refused"
+    "public",
+    "callback",
+    "any",
+    "entity",
+    "thread",
+    "chat",
+    "types",
+    "stream",
+    "subscription",
+    "refused",
 ]
 
 
@@ -43,6 +53,11 @@ class Rule:
             return (
                 f"`{self.action}` on the stream; an entity's streams as the entity"
                 " (`read`, `write`, `kill`); `_wakeful/*`: admin"
+            )
+        if self.guard == "chat":
+            return (
+                f"`{self.action}` on the thread the body's `id` names (`spawn` on the type"
+                " to create it, `answer` to answer its tool calls)"
             )
         if self.guard == "types":
             return f"`{self.action}` on types" + (" (admin by default)" if self.action else "")
@@ -94,6 +109,8 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", f"{T}/resume"): Rule("thread", "signal"),
     ("POST", f"{T}/tool-calls/{{call_id}}/result"): Rule("thread", "answer"),
     ("POST", f"{T}/tool-calls/{{call_id}}/error"): Rule("thread", "answer"),
+    ("POST", "/v1/chat"): Rule("chat", "send"),
+    ("GET", "/v1/chat/{thread_id}/stream"): Rule("thread", "read"),
     ("GET", f"{MOUNT}/{{path}}"): Rule("stream", "read"),
     ("HEAD", f"{MOUNT}/{{path}}"): Rule("stream", "read"),
     ("POST", f"{MOUNT}/{{path}}"): Rule("stream", "append"),

@@ -31,10 +31,8 @@ from ag_ui.core import (
 
 from ..agent import rows as r
 from ..agent.rows import DeltaRow, RunRow, StepRow, ToolCallRow
-from ..entities import vocabulary as v
-from ..state.events import Change, InvalidEvent, parse
-from ..streams.follow import follow
 from ..streams.storage import Storage
+from .run_stream import RunTranslator, run_events
 
 
 def last_user_text(run_input: RunAgentInput) -> str | None:
@@ -49,70 +47,40 @@ def last_user_text(run_input: RunAgentInput) -> str | None:
     return None
 
 
-class Translator:
+class Translator(RunTranslator[BaseEvent]):
     """Turns one thread's stream events into AG-UI events for one run: the first run that
     starts after the translator does, or, given ``message_id``, the run that message
     started (a run already queued for earlier messages may start first)."""
 
     def __init__(self, thread_id: str, run_id: str, message_id: str | None = None) -> None:
+        super().__init__(message_id=message_id)
         self.thread_id = thread_id
         self.run_id = run_id
-        self.message_id = message_id
-        self.own_run: str | None = None
         self.open_texts: set[str] = set()
         self.started_calls: set[str] = set()
         self.finished_calls: set[str] = set()
-        self.done = False
 
-    def translate(self, change: Change) -> list[BaseEvent]:
-        if change.type == v.RUN:
-            run = RunRow.read(change.value)
-            return self._run(change, run) if run is not None else []
-        if self.own_run is None or not isinstance(change.value, dict):
-            return []
-        if change.value.get("run_id") != self.own_run:
-            return []  # another run's row: not worth reading as a model
-        if change.type == v.STEP:
-            step = StepRow.read(change.value)
-            return self._step(step) if step is not None else []
-        if change.type == v.TEXT_DELTA:
-            delta = DeltaRow.read(change.value)
-            return self._text_delta(delta) if delta is not None else []
-        if change.type == v.TOOL_CALL:
-            call = ToolCallRow.read(change.value)
-            return self._tool_call(call) if call is not None else []
-        return []
+    def started(self, run: RunRow) -> list[BaseEvent]:
+        return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
 
-    def _run(self, change: Change, run: RunRow) -> list[BaseEvent]:
-        status = run.status
-        if self.own_run is None:
-            if self.message_id is None and change.operation != "insert":
-                return []
-            # A message can also join a run already going (one waiting for a tool result).
-            if self.message_id is not None and self.message_id not in run.trigger:
-                return []
-            self.own_run = str(change.key)
-            return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
-        if change.key != self.own_run or status not in (*r.RUN_DONE, r.AWAITING):
-            return []
-        self.done = True
+    def ended(self, run: RunRow) -> list[BaseEvent]:
         events: list[BaseEvent] = [
             TextMessageEndEvent(message_id=step) for step in sorted(self.open_texts)
         ]
         self.open_texts.clear()
-        if status == r.FAILED:
+        if run.status == r.FAILED:
             events.append(RunErrorEvent(message=run.error or "run failed", code="RUN_FAILED"))
         else:
             events.append(
                 RunFinishedEvent(
                     thread_id=self.thread_id,
                     run_id=self.run_id,
-                    result={"status": status, "text": run.text},
+                    result={"status": run.status, "text": run.text},
                 )
             )
         return events
 
-    def _text_delta(self, delta: DeltaRow) -> list[BaseEvent]:
+    def text_delta(self, delta: DeltaRow) -> list[BaseEvent]:
         step_id = delta.step_id
         events: list[BaseEvent] = []
         if step_id not in self.open_texts:
@@ -121,7 +89,7 @@ class Translator:
         events.append(TextMessageContentEvent(message_id=step_id, delta=delta.delta))
         return events
 
-    def _step(self, step: StepRow) -> list[BaseEvent]:
+    def step(self, step: StepRow) -> list[BaseEvent]:
         step_id = step.id
         if step.status == r.RUNNING:
             return [StepStartedEvent(step_name=step_id)]
@@ -132,7 +100,7 @@ class Translator:
         events.append(StepFinishedEvent(step_name=step_id))
         return events
 
-    def _tool_call(self, call: ToolCallRow) -> list[BaseEvent]:
+    def tool_call(self, call: ToolCallRow) -> list[BaseEvent]:
         call_id = call.id
         events: list[BaseEvent] = []
         if call_id not in self.started_calls:
@@ -172,14 +140,5 @@ async def agui_events(
     """AG-UI events for the next run on ``stream`` after position ``start`` (the one
     ``message_id`` started, if given)."""
     translator = Translator(thread_id, run_id, message_id)
-    async for entry in follow(storage, stream, start):
-        try:
-            event = parse(orjson.loads(entry.data))
-        except (InvalidEvent, orjson.JSONDecodeError):
-            continue
-        if not isinstance(event, Change):
-            continue
-        for translated in translator.translate(event):
-            yield translated
-        if translator.done:
-            return
+    async for event in run_events(storage, stream, start, translator):
+        yield event

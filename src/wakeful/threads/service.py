@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..agent.answers import ToolAnswers
+from ..agent.rows import AnswerStatus
 from ..entities import vocabulary as v
 from ..entities.addressing import Address
 from ..entities.definition import Registry
@@ -40,6 +41,16 @@ class ThreadView:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadState:
+    store: StateStore
+    entity_status: str
+    offset: str
+    stream: str
+    #: The stream position ``store`` reflects.
+    position: int
+
+
 class ThreadService:
     def __init__(self, storage: Storage, registry: Registry, type_name: str = "thread") -> None:
         self.storage = storage
@@ -53,6 +64,11 @@ class ThreadService:
         return Address(self.type_name, thread_id).url
 
     async def _state(self, thread_id: str) -> tuple[StateStore, str, str, str]:
+        state = await self.snapshot(thread_id)
+        return state.store, state.entity_status, state.offset, state.stream
+
+    async def snapshot(self, thread_id: str) -> ThreadState:
+        """The thread's state as of one position of its stream (to follow from there)."""
         try:
             info = await self.entities.get(self._url(thread_id))
         except UnknownEntity as exc:
@@ -61,7 +77,7 @@ class ThreadService:
         head = await self.storage.head(address.stream)
         loaded = await self._cache.load(address, self.registry.get(self.type_name), head.tail)
         self._cache.put(address.url, loaded)
-        return loaded.store, info.status, info.offset, address.stream
+        return ThreadState(loaded.store, info.status, info.offset, address.stream, head.tail)
 
     async def create(
         self,
@@ -103,6 +119,15 @@ class ThreadService:
         """Queue a message: it starts a run now, or the next one if a run is going."""
         return await self.entities.send(self._url(thread_id), content, sender=sender)
 
+    async def send_once(self, thread_id: str, content: str, message_id: str) -> bool:
+        """Queue a message under the client's id, unless it was sent before (False)."""
+        return await self.entities.send_once(self._url(thread_id), content, message_id)
+
+    async def regenerate(self, thread_id: str) -> None:
+        """Start a run from the conversation so far, without a new message: a new answer
+        to the last one."""
+        await self.entities.signal(self._url(thread_id), CONTINUE)
+
     async def stop(self, thread_id: str) -> None:
         view = await self.get(thread_id)
         if view.status != STREAMING and view.status != "awaiting_tool_results":
@@ -142,7 +167,19 @@ class ThreadService:
         self._cache.drop(self._url(thread_id))
 
     async def tool_result(self, thread_id: str, call_id: str, result: Any) -> None:
-        await self.answers.answer(self._url(thread_id), call_id, "completed", result=result)
+        await self.answer(thread_id, call_id, "completed", result=result)
 
     async def tool_error(self, thread_id: str, call_id: str, error: str) -> None:
-        await self.answers.answer(self._url(thread_id), call_id, "failed", error=error)
+        await self.answer(thread_id, call_id, "failed", error=error)
+
+    async def answer(
+        self,
+        thread_id: str,
+        call_id: str,
+        status: AnswerStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None:
+        """Answer a waiting call: a result or an error, or approve or deny it."""
+        await self.answers.answer(self._url(thread_id), call_id, status, result=result, error=error)

@@ -1,0 +1,74 @@
+"""What the AI SDK's chat transport posts: ``{id, messages, trigger, messageId}``.
+
+Only what Wakeful acts on is read: the newest message (a user's text, or the assistant
+message whose tool parts the browser answered: a client tool's output, an approval).
+The rest of the history is the client's copy of what the thread already holds, so it
+is not sent to the thread again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..agent.rows import AnswerStatus
+
+Trigger = Literal["submit-message", "regenerate-message"]
+
+
+class UIMessage(BaseModel):
+    """A message of the chat as the client holds it (parts are read loosely: a client
+    may carry part types this server has never heard of)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(..., min_length=1, max_length=200)
+    role: Literal["system", "user", "assistant"]
+    parts: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
+
+    def text(self) -> str:
+        texts = [part.get("text") for part in self.parts if part.get("type") == "text"]
+        return "".join(text for text in texts if isinstance(text, str))
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a transport's `body` option adds fields
+
+    id: str = Field(..., min_length=1, max_length=128, description="The chat id: the thread id.")
+    messages: list[UIMessage] = Field(..., min_length=1, max_length=10_000)
+    trigger: Trigger = "submit-message"
+    messageId: str | None = Field(None, max_length=200)  # the protocol spells it so
+
+
+@dataclass(frozen=True, slots=True)
+class ToolAnswer:
+    """The browser's answer to a waiting tool call, read from a tool part."""
+
+    call_id: str
+    status: AnswerStatus
+    result: Any = None
+    error: str | None = None
+
+
+def tool_answers(message: UIMessage) -> list[ToolAnswer]:
+    """The answers an assistant message's tool parts carry: a client tool's output or
+    error (``addToolOutput``), or an approval's response (``addToolApprovalResponse``)."""
+    found: list[ToolAnswer] = []
+    for part in message.parts:
+        kind, call_id, state = part.get("type"), part.get("toolCallId"), part.get("state")
+        if not isinstance(kind, str) or not isinstance(call_id, str):
+            continue
+        if not (kind.startswith("tool-") or kind == "dynamic-tool"):
+            continue
+        if state == "output-available":
+            found.append(ToolAnswer(call_id, "completed", result=part.get("output")))
+        elif state == "output-error":
+            error = part.get("errorText")
+            found.append(ToolAnswer(call_id, "failed", error=str(error or "the tool failed")))
+        elif state in ("approval-responded", "output-denied"):
+            approval = part.get("approval")
+            approved = isinstance(approval, dict) and approval.get("approved") is True
+            found.append(ToolAnswer(call_id, "approved" if approved else "denied"))
+    return found
