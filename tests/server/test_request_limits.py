@@ -4,6 +4,7 @@ the one error shape ``{"error": {...}}``."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -54,7 +55,7 @@ async def test_json_nested_beyond_the_limit_is_refused(
     body = orjson.dumps(place(0)).replace(b"0", nested(depth), 1)  # type: ignore[operator]
     reply = await asgi_client.post(path, content=body, headers={"Content-Type": "application/json"})
     error = assert_rejected(reply, status=400, mentions="JSON")
-    assert error["code"] in ("JSON_TOO_DEEP", "INVALID_REQUEST")
+    assert error["code"] == "JSON_TOO_DEEP"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +97,65 @@ async def test_depth_limit_is_configurable(fresh_database: object) -> None:
             assert_rejected(refused, status=400, mentions="deeper")
     with pytest.raises(ValueError, match="254"):
         create_app(ServerSettings(database=fresh_database(), max_json_depth=255))
+
+
+# -- subscription control bodies ------------------------------------------------------
+
+SUBSCRIPTIONS = "/v1/stream/__ds/subscriptions"
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+async def test_subscription_control_bodies_take_the_same_json_limits(
+    fresh_database: object,
+) -> None:
+    """Subscription bodies (create, add streams, claim, ack, callback, release) enter
+    through the one checked parser: the configured depth, 64-bit integers, one error."""
+    assert callable(fresh_database)
+    app = create_app(ServerSettings(database=fresh_database(), max_json_depth=4))
+    deep = {"x": {"a": {"b": {"c": [1]}}}}  # five levels with the body itself
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wakeful.test") as client:
+            for path in ("jobs", "wakes"):
+                created = await client.put(f"/v1/stream/{path}", headers=JSON_TYPE)
+                assert created.status_code == 201
+            spec = {"type": "pull-wake", "streams": ["jobs"], "wake_stream": "wakes"}
+            put = await client.put(f"{SUBSCRIPTIONS}/s", json=spec)
+            assert put.status_code == 201, put.text
+            await client.post("/v1/stream/jobs", headers=JSON_TYPE, content=b"[1]")
+            claimed = await client.post(f"{SUBSCRIPTIONS}/s/claim", json={"worker": "w"})
+            assert claimed.status_code == 200, claimed.text
+            claim = claimed.json()
+            auth = {"Authorization": f"Bearer {claim['token']}"}
+            wake = {"wake_id": claim["wake_id"], "generation": claim["generation"]}
+
+            requests: list[tuple[str, str, dict[str, object], dict[str, str]]] = [
+                ("PUT", f"{SUBSCRIPTIONS}/t", spec, {}),
+                ("POST", f"{SUBSCRIPTIONS}/s/streams", {"streams": ["jobs"]}, {}),
+                ("POST", f"{SUBSCRIPTIONS}/s/claim", {"worker": "w"}, {}),
+                ("POST", f"{SUBSCRIPTIONS}/s/ack", wake, auth),
+                ("POST", f"{SUBSCRIPTIONS}/s/callback", wake, auth),
+                ("POST", f"{SUBSCRIPTIONS}/s/release", wake, auth),
+            ]
+            for method, path, body, headers in requests:
+                refusals = [
+                    (json.dumps({**body, **deep}), "JSON_TOO_DEEP", "4 levels"),
+                    (json.dumps({**body, "n": 2**64}), "NUMBER_OUT_OF_RANGE", "out of range"),
+                    (b'{"worker": NaN}', "INVALID_JSON", "JSON"),
+                    (b'{"a": "\\ud800"}', "INVALID_JSON", "JSON"),
+                    (b'{"a": "\xff"}', "INVALID_JSON", "JSON"),
+                ]
+                for content, code, mentions in refusals:
+                    reply = await client.request(
+                        method, path, content=content, headers={**JSON_TYPE, **headers}
+                    )
+                    error = assert_rejected(reply, status=400, mentions=mentions)
+                    assert error["code"] == code, (path, content, error)
+            # None of it took: the claim still holds, and its ack at the limit passes.
+            at_limit = {**wake, "x": {"a": {"b": [1]}}}
+            acked = await client.post(f"{SUBSCRIPTIONS}/s/ack", json=at_limit, headers=auth)
+            assert acked.status_code == 200, acked.text
+            assert (await client.get(f"{SUBSCRIPTIONS}/t")).status_code == 404
 
 
 # -- the one error shape ----------------------------------------------------------------

@@ -105,7 +105,8 @@ LONG = b"123456789012345678901234567890"  # takes the exact (standard library) p
         b"[" + LONG + b",",
         b"[" + LONG + b"] x",
         b"[" + LONG + b', "\xff"]',
-        b"[" * 100_000 + LONG + b"]" * 100_000,
+        b'"\\ud800"',  # a lone surrogate: no UTF-8 text can hold it
+        b"[" + LONG + b', "\\ud800"]',
     ],
 )
 def test_invalid_json_is_rejected(body: bytes) -> None:
@@ -115,9 +116,20 @@ def test_invalid_json_is_rejected(body: bytes) -> None:
     assert "JSON" in caught.value.message
 
 
-def test_deep_nesting_is_rejected_not_crashing() -> None:
-    with pytest.raises(BadRequest):
-        framing.frame(JSON, b"[" * 100_000 + b"]" * 100_000, creating=False)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 255 + b"]" * 255,
+        b"[" * 1_000 + LONG + b"]" * 1_000,
+        b"[" * 100_000 + b"]" * 100_000,  # past what either parser reads
+        b"[" * 100_000 + LONG + b"]" * 100_000,
+    ],
+    ids=["255", "1000-long", "100000", "100000-long"],
+)
+def test_deep_nesting_is_refused_as_too_deep(body: bytes) -> None:
+    with pytest.raises(BadRequest) as caught:
+        framing.frame(JSON, body, creating=False)
+    assert caught.value.code == "JSON_TOO_DEEP"
 
 
 @pytest.mark.parametrize(

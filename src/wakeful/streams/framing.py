@@ -8,7 +8,6 @@ type is plain bytes, one message per append.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -47,35 +46,14 @@ def frame(
         return [body] if body else []
     if not body:
         return []
-    value, dumps = _parse(body)
-    if json_limits.may_exceed_depth(body, max_depth):
-        json_limits.check_value(value, max_depth, integers=False)
+    value = json_limits.loads(body, max_depth, integers=False)
+    # Integers past 64 bits are kept exactly, which orjson cannot write.
+    dumps = _stdlib_dumps if json_limits.may_hold_long_integers(body) else orjson.dumps
     if isinstance(value, list):
         if not value and not creating:
             raise BadRequest("an empty JSON array appends nothing", code=ErrorCode.EMPTY_ARRAY)
         return [dumps(item) for item in value]
     return [dumps(value)]
-
-
-def _parse(body: bytes) -> tuple[Any, Callable[[Any], bytes]]:
-    # orjson reads integers past 64 bits as floats, silently changing them; bodies that
-    # may hold such numbers take the exact (slower) standard library path instead.
-    if not json_limits.may_hold_long_integers(body):
-        try:
-            return orjson.loads(body), orjson.dumps
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(
-                f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
-            ) from None
-    try:
-        value = json.loads(
-            body,
-            parse_constant=json_limits.reject_constant,
-            parse_float=json_limits.finite_float,
-        )
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from None
-    return value, _stdlib_dumps
 
 
 def _stdlib_dumps(value: Any) -> bytes:

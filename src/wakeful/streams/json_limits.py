@@ -8,19 +8,68 @@ values are checked once where they enter, and refused with a 400 that says why.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
+
+import orjson
 
 from ..errors import BadRequest, ErrorCode
 
 #: orjson refuses to write values nested deeper than this.
 WRITABLE_DEPTH = 254
+#: ... and to read values nested deeper than this.
+READABLE_DEPTH = 1024
 DEFAULT_MAX_DEPTH = 128
 
 # What orjson writes exactly: signed 64-bit below zero, unsigned 64-bit above.
 SMALLEST_INTEGER = -(2**63)
 LARGEST_INTEGER = 2**64 - 1
+
+
+def loads(body: bytes, max_depth: int, *, integers: bool) -> Any:
+    """The one parser of JSON that enters the server, wherever it enters: stream appends,
+    JSON API bodies, subscription control bodies.
+
+    orjson decides what is JSON (strict UTF-8, no lone surrogates, no ``NaN``, no
+    number beyond a double), so that whatever is accepted can be written back. Bodies
+    that may hold integers past 64 bits are read again by the standard library, which
+    keeps them exact (orjson would turn them into floats); with ``integers`` such
+    integers are refused instead. Raises :class:`BadRequest`: ``INVALID_JSON``,
+    ``JSON_TOO_DEEP`` beyond ``max_depth``, ``NUMBER_OUT_OF_RANGE``.
+    """
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if may_exceed_depth(body, READABLE_DEPTH) and _is_only_too_deep(body):
+            raise too_deep(max_depth) from None
+        raise invalid(str(exc)) from None
+    long_integers = may_hold_long_integers(body)
+    if long_integers:
+        try:
+            value = json.loads(body.decode())
+        except RecursionError:
+            raise too_deep(max_depth) from None
+    if may_exceed_depth(body, max_depth) or (integers and long_integers):
+        check_value(value, max_depth, integers=integers)
+    return value
+
+
+def invalid(reason: str) -> BadRequest:
+    return BadRequest(f"body is not valid JSON: {reason[:200]}", code=ErrorCode.INVALID_JSON)
+
+
+def _is_only_too_deep(body: bytes) -> bool:
+    """Whether a body orjson refused is JSON all the same, only nested past its reach
+    (so the answer names the depth, as it does for shallower bodies over the limit)."""
+    try:
+        json.loads(body.decode(), parse_constant=reject_constant, parse_float=finite_float)
+    except RecursionError:
+        return True
+    except ValueError:  # also bytes that are not UTF-8
+        return False
+    return True
 
 
 def too_deep(max_depth: int) -> BadRequest:

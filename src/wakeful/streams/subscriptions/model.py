@@ -70,9 +70,10 @@ class SubscriptionSpec(BaseModel):
         return hashlib.sha256(self.normalized()).hexdigest()
 
     @classmethod
-    def parse(cls, body: bytes) -> SubscriptionSpec:
+    def parse(cls, body: object) -> SubscriptionSpec:
+        """``body``: the request's JSON, as read by the server's one checked parser."""
         try:
-            spec = cls.model_validate_json(body)
+            spec = cls.model_validate(body)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "body"

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import BadRequest, ErrorCode, MethodNotAllowed, WakefulError
-from .. import offsets
+from .. import json_limits, offsets
 from ..http import paths
 from ..http.app import protect
 from ..http.context import StreamsContext
@@ -36,12 +36,15 @@ def _json(data: object, status: int = 200, content_type: str = "application/json
     return Response(orjson.dumps(data), status_code=status, media_type=content_type)
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request, ctx: StreamsContext) -> Any:
+    """A control body, read as every JSON body the server takes (same limits, same
+    errors): an empty body is an empty object."""
     raw = await read_body(request, MAX_CONTROL_BODY)
-    try:
-        value = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        raise BadRequest("body is not valid JSON", code=ErrorCode.INVALID_JSON) from None
+    return json_limits.loads(raw, ctx.limits.max_json_depth, integers=True) if raw else {}
+
+
+async def _body(request: Request, ctx: StreamsContext) -> dict[str, Any]:
+    value = await _json_body(request, ctx)
     if not isinstance(value, dict):
         raise BadRequest("body must be a JSON object", code=ErrorCode.INVALID_BODY)
     return value
@@ -155,7 +158,7 @@ class SubscriptionsAPI:
             await self.store.delete(subscription_id)
             return Response(status_code=204)
         if request.method == "PUT":
-            spec = SubscriptionSpec.parse(await read_body(request, MAX_CONTROL_BODY))
+            spec = SubscriptionSpec.parse(await _json_body(request, self.ctx))
             if self.guard is not None:
                 await self.guard(request, subscription_id, spec, ())
             row, created = await self.store.put(subscription_id, spec, self._root(request))
@@ -166,7 +169,7 @@ class SubscriptionsAPI:
         subscription_id = validate_id(request.path_params["id"])
         if request.method != "POST":
             raise _method(request)
-        body = await _body(request)
+        body = await _body(request, self.ctx)
         names = body.get("streams")
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise BadRequest("streams must be a list of stream paths", code=ErrorCode.INVALID_BODY)
@@ -185,7 +188,7 @@ class SubscriptionsAPI:
 
     async def claim(self, request: Request) -> Response:
         subscription_id = validate_id(request.path_params["id"])
-        body = await _body(request)
+        body = await _body(request, self.ctx)
         worker = body.get("worker")
         if not isinstance(worker, str) or not worker or len(worker) > 200:
             raise BadRequest("worker must be a non-empty name", code=ErrorCode.INVALID_BODY)
@@ -210,14 +213,16 @@ class SubscriptionsAPI:
     async def ack(self, request: Request) -> Response:
         subscription_id = validate_id(request.path_params["id"])
         claims = verify(self.secret, request.headers.get("authorization"), subscription_id)
-        wake = _wake_request(await _body(request))
+        wake = _wake_request(await _body(request, self.ctx))
         next_wake = await self.store.ack(subscription_id, claims, wake)
         return _json({"ok": True, "next_wake": next_wake})
 
     async def release(self, request: Request) -> Response:
         subscription_id = validate_id(request.path_params["id"])
         claims = verify(self.secret, request.headers.get("authorization"), subscription_id)
-        await self.store.release(subscription_id, claims, _wake_request(await _body(request)))
+        await self.store.release(
+            subscription_id, claims, _wake_request(await _body(request, self.ctx))
+        )
         return Response(status_code=204)
 
     def routes(self) -> list[BaseRoute]:
