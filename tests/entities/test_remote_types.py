@@ -137,6 +137,7 @@ async def test_a_remote_type_is_registered_listed_spawned_and_answers(
         return await replies(client, "echo/e1/main")
 
     assert await eventually(answered, within=WITHIN) == ["echo: {'text': 'hi'}"]
+    await eventually(lambda: service.has_run("echo/e1/main"), within=WITHIN, what="the ack")
     created_event = next(e for e in service.seen("echo/e1/main") if e["type"] == "entity_created")
     assert created_event["value"]["args"] == {"owner": "ann"}
     assert service.handled and all(wake.verified for wake in service.handled)
@@ -410,6 +411,8 @@ async def test_a_slow_wake_is_sent_again_and_its_first_run_fenced(
             return service.refused == expected
 
         await eventually(fenced, within=WITHIN, what=f"the first run to be refused {expected}")
+        # A run is recorded after its refusals: wait for both runs' records.
+        await eventually(lambda: service.has_run("echo/e1/main", 2), within=WITHIN, what="2 runs")
         assert await replies(client, "echo/e1/main") == ["echo: hi"]
         runs = [wake for wake in service.handled if wake.events and wake.streams]
         with_message = [

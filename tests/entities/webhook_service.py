@@ -85,6 +85,12 @@ class WebhookService:
             1 for wake in self.handled if stream in wake.streams and _has_message(wake.events)
         )
 
+    async def has_run(self, stream: str, times: int = 1) -> bool:
+        """Whether ``times`` wakes that read a message on ``stream`` are done and recorded
+        (their callback answered): a probe for ``eventually``. What a wake appended is
+        visible before it is recorded, so waiting for a reply is not waiting for this."""
+        return self.runs(stream) >= times
+
     async def wake(self, request: Request) -> JSONResponse:
         body = await request.body()
         payload = await request.json()
