@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := conformance/node_modules/.installed
+CLIENTS_STAMP := clients/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8787
 DATABASE ?= .wakeful/wakeful.db
@@ -21,6 +22,11 @@ $(NODE_STAMP): conformance/package.json conformance/package-lock.json
 	cd conformance && npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
+# The front-end clients (the AI SDK, AG-UI) the threads tests drive from Node.
+$(CLIENTS_STAMP): clients/package.json clients/package-lock.json
+	cd clients && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)
 	mkdir -p $(dir $(DATABASE))
 	$(BIN)/wakeful serve $(REGISTRY) --host $(HOST) --port $(PORT) --database $(DATABASE)
@@ -32,7 +38,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) $(CLIENTS_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -47,4 +53,4 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/agent_bench.py
 
 clean:
-	rm -rf $(VENV) conformance/node_modules
+	rm -rf $(VENV) conformance/node_modules clients/node_modules
