@@ -325,10 +325,71 @@ async def test_bad_inputs_are_400(serve: ServeFactory) -> None:
     ]
     for body in invalid:
         error_of(await served.client.post(path, json=body), 400, "INVALID_REQUEST")
-    for raw in (b"{not json", b""):
+    for raw, code in ((b"{not json", "INVALID_JSON"), (b"", "INVALID_REQUEST")):
         response = await served.client.post(
             path, content=raw, headers={"content-type": "application/json"}
         )
-        error_of(response, 400, "INVALID_REQUEST")
+        error_of(response, 400, code)
     # None of them created the thread.
     error_of(await served.client.get("/v1/threads/bad"), 404)
+
+
+async def test_history_posted_again_adds_nothing(serve: ServeFactory) -> None:
+    served = await serve(registry_for(TestModel([answer("One."), answer("One, again.")])))
+    first = await post_run(
+        served.client, "again", run_input(user("count", "u1"), thread_id="again")
+    )
+    assert types(first)[-1] == EventType.RUN_FINISHED
+    history = [user("count", "u1"), {"id": "a1", "role": "assistant", "content": "One."}]
+    # The same history again (a retry, a regenerate): no message is added; a new run
+    # answers the same question.
+    second = await post_run(served.client, "again", run_input(*history[:1], run_id="r2"))
+    check_well_formed(second)
+    text = "".join(e.delta for e in second if e.type == EventType.TEXT_MESSAGE_CONTENT)
+    assert text == "One, again."
+    found = await messages(served.client, "again")
+    assert [m["content"] for m in found if m["role"] == "user"] == ["count"]
+    assert found[0]["id"] == "u1"  # the client's id is the thread's
+
+
+async def test_front_end_tools_are_offered_and_answered(serve: ServeFactory) -> None:
+    model = TestModel([call("confirm_color", {"color": "blue"}), answer("Blue, confirmed.")])
+    served = await serve(registry_for(model))
+    schema = {"type": "object", "properties": {"color": {"type": "string"}}}
+    offered = {"name": "confirm_color", "description": "Ask the user.", "parameters": schema}
+    body = {**run_input(user("pick", "u1"), thread_id="fe"), "tools": [offered]}
+    first = await post_run(served.client, "fe", body)
+    check_well_formed(first)
+    specs = {spec.name: spec for spec in model.requests[0].tools}
+    assert specs["confirm_color"].parameters == schema and "get_weather" in specs
+    (started,) = [e for e in first if e.type == EventType.TOOL_CALL_START]
+    assert started.tool_call_name == "confirm_color"
+    assert EventType.TOOL_CALL_RESULT not in types(first)
+    await wait_status(served.client, "fe", "awaiting_tool_results")
+    # The front end ran it: its result comes back as a tool message in the next input.
+    history = [
+        user("pick", "u1"),
+        {
+            "id": "a1",
+            "role": "assistant",
+            "toolCalls": [
+                {
+                    "id": started.tool_call_id,
+                    "type": "function",
+                    "function": {"name": "confirm_color", "arguments": '{"color": "blue"}'},
+                }
+            ],
+        },
+        {"id": "t1", "role": "tool", "toolCallId": started.tool_call_id, "content": "yes"},
+    ]
+    second = await post_run(
+        served.client, "fe", {**run_input(*history, run_id="r2"), "tools": [offered]}
+    )
+    check_well_formed(second)
+    (result,) = [e for e in second if e.type == EventType.TOOL_CALL_RESULT]
+    assert result.tool_call_id == started.tool_call_id and result.content == "yes"
+    text = "".join(e.delta for e in second if e.type == EventType.TEXT_MESSAGE_CONTENT)
+    assert text == "Blue, confirmed."
+    assert [m["content"] for m in await messages(served.client, "fe") if m["role"] == "user"] == [
+        "pick"
+    ]

@@ -243,7 +243,8 @@ async def test_bad_chat_requests_are_400(serve: ServeFactory) -> None:
     for payload in invalid:
         error_of(await served.client.post("/v1/chat", json=payload), 400, "INVALID_REQUEST")
     response = await served.client.post("/v1/chat", content=b"{nope")
-    error_of(response, 400, "INVALID_REQUEST")
+    error_of(response, 400, "INVALID_JSON")
+    error_of(await served.client.post("/v1/chat", content=b""), 400, "INVALID_REQUEST")
     empty = {"id": "x", "messages": [{"id": "m", "role": "user", "parts": []}]}
     error_of(await served.client.post("/v1/chat", json=empty), 400, "NO_USER_MESSAGE")
     stray = {"id": "x", "messages": [{"id": "nope", "role": "assistant", "parts": []}]}

@@ -155,3 +155,23 @@ def tool(
 
 def as_tool(value: Tool | Callable[..., Any]) -> Tool:
     return value if isinstance(value, Tool) else tool(value)
+
+
+class _AnyArguments(BaseModel):
+    """The arguments of a tool whose schema is the front end's: any object passes here,
+    and the front end that runs the tool checks them."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def _runs_in_the_front_end(**arguments: Any) -> Any:
+    raise AssertionError("a front-end tool is never called here: its result comes from outside")
+
+
+def front_end_tool(name: str, description: str, parameters: dict[str, Any]) -> Tool:
+    """A tool the front end runs (AG-UI's ``RunAgentInput.tools``): offered to the model
+    with the front end's JSON schema; each call waits durably, as an ``async`` tool's
+    does, for the result the front end sends back."""
+    made = Tool(name, description, _runs_in_the_front_end, _AnyArguments, kind="async")
+    made._spec = ToolSpec(name, description, parameters)
+    return made

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from ..errors import BadRequest, ErrorCode, UnknownEntity
 from ..threads.chat import Answer, Chat
-from ..threads.run_stream import run_events
 from ..threads.service import ThreadService
 from ..threads.ui_messages import ChatRequest, tool_answers
 from ..threads.ui_stream import HEADERS, sse
@@ -34,13 +33,7 @@ def chat_router(
     chat = Chat(threads)
 
     def streamed(answer: Answer) -> StreamingResponse:
-        chunks = run_events(
-            threads.storage,
-            answer.stream,
-            answer.start,
-            answer.translator,
-            caught_up_at=answer.caught_up_at,
-        )
+        chunks = answer.events(threads.storage)
         return StreamingResponse(sse(chunks), media_type="text/event-stream", headers=HEADERS)
 
     @router.post(

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import BadRequest, ErrorCode, UnknownEntity
-from ..threads.agui import agui_events, last_user_text
+from ..threads.agui import agui_run, last_user
 from ..threads.service import ThreadService
 from .access import Access, principal_of
 
@@ -155,27 +155,23 @@ def threads_router(
             raise BadRequest(
                 f"invalid RunAgentInput: {exc.errors()[0]['msg']}", code=ErrorCode.INVALID_REQUEST
             ) from None
-        text = last_user_text(run_input)
-        if text is None:
+        if last_user(run_input) is None:
             raise BadRequest(
                 "RunAgentInput has no user message to send", code=ErrorCode.NO_USER_MESSAGE
             )
         try:
-            view = await threads.get(thread_id)
+            await threads.get(thread_id)
         except UnknownEntity:
             # Creating it takes what POST /v1/threads takes.
             principal = principal_of(request)
             if access is not None:
                 await access.entity(principal, "spawn", threads.type_name, None)
-            view = await threads.create(thread_id=thread_id, owner=principal.name)
-        start = (await threads.storage.head(view.stream)).tail
-        message_id = await threads.send(thread_id, text)
+            await threads.create(thread_id=thread_id, owner=principal.name)
+        following = await agui_run(threads, thread_id, run_input)
         encoder = EventEncoder(accept=request.headers.get("accept", "text/event-stream"))
 
         async def body() -> AsyncIterator[str]:
-            async for event in agui_events(
-                threads.storage, view.stream, start, thread_id, run_input.run_id, message_id
-            ):
+            async for event in following.events(threads.storage):
                 yield encoder.encode(event)
 
         return StreamingResponse(body(), media_type=encoder.get_content_type())

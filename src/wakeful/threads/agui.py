@@ -9,8 +9,6 @@ finishes, then RUN_FINISHED (or RUN_ERROR).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 from ag_ui.core import (
     BaseEvent,
@@ -27,24 +25,37 @@ from ag_ui.core import (
     ToolCallEndEvent,
     ToolCallResultEvent,
     ToolCallStartEvent,
+    ToolMessage,
 )
 
 from ..agent import rows as r
-from ..agent.rows import DeltaRow, RunRow, StepRow, ToolCallRow
-from ..streams.storage import Storage
-from .run_stream import RunTranslator, run_events
+from ..agent.records import Rows
+from ..agent.rows import AnswerStatus, DeltaRow, RunRow, StepRow, ToolCallRow
+from ..errors import AlreadyAnswered, BadRequest, ErrorCode
+from .run_stream import Following, RunTranslator
+from .service import ThreadService
 
 
-def last_user_text(run_input: RunAgentInput) -> str | None:
+def last_user(run_input: RunAgentInput) -> tuple[str, str] | None:
+    """The newest user message: its id and text."""
     for message in reversed(run_input.messages):
         if getattr(message, "role", None) == "user":
             content = getattr(message, "content", None)
-            if isinstance(content, str):
-                return content
             if isinstance(content, list):
                 texts = [getattr(part, "text", "") for part in content]
-                return "".join(text for text in texts if isinstance(text, str)) or None
+                content = "".join(text for text in texts if isinstance(text, str))
+            return (message.id, content) if isinstance(content, str) and content else None
     return None
+
+
+def tool_messages(run_input: RunAgentInput) -> list[ToolMessage]:
+    """The tool results after the newest assistant message: a front end's answers."""
+    found: list[ToolMessage] = []
+    for message in reversed(run_input.messages):
+        if not isinstance(message, ToolMessage):
+            break
+        found.append(message)
+    return found[::-1]
 
 
 class Translator(RunTranslator[BaseEvent]):
@@ -52,15 +63,25 @@ class Translator(RunTranslator[BaseEvent]):
     starts after the translator does, or, given ``message_id``, the run that message
     started (a run already queued for earlier messages may start first)."""
 
-    def __init__(self, thread_id: str, run_id: str, message_id: str | None = None) -> None:
-        super().__init__(message_id=message_id)
+    def __init__(
+        self,
+        thread_id: str,
+        run_id: str,
+        message_id: str | None = None,
+        *,
+        own_run: str | None = None,
+    ) -> None:
+        super().__init__(message_id=message_id, run_id=own_run)
         self.thread_id = thread_id
         self.run_id = run_id
         self.open_texts: set[str] = set()
         self.started_calls: set[str] = set()
         self.finished_calls: set[str] = set()
 
-    def started(self, run: RunRow) -> list[BaseEvent]:
+    def begin(self) -> list[BaseEvent]:
+        return self.started(None) if self.own_run is not None else []
+
+    def started(self, run: RunRow | None) -> list[BaseEvent]:
         return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
 
     def ended(self, run: RunRow) -> list[BaseEvent]:
@@ -129,16 +150,52 @@ class Translator(RunTranslator[BaseEvent]):
         return events
 
 
-async def agui_events(
-    storage: Storage,
-    stream: str,
-    start: int,
-    thread_id: str,
-    run_id: str,
-    message_id: str | None = None,
-) -> AsyncIterator[BaseEvent]:
-    """AG-UI events for the next run on ``stream`` after position ``start`` (the one
-    ``message_id`` started, if given)."""
-    translator = Translator(thread_id, run_id, message_id)
-    async for event in run_events(storage, stream, start, translator):
-        yield event
+async def agui_run(
+    threads: ThreadService, thread_id: str, run_input: RunAgentInput
+) -> Following[BaseEvent]:
+    """Act on a ``RunAgentInput`` (the thread exists) and say which run answers it.
+
+    Messages are deduplicated by their client ids, so posting the history again adds
+    nothing: tool messages after the newest assistant message answer the calls they
+    name (and that run goes on); a new user message is sent (with the input's tools);
+    a user message the thread has already seen follows its run if that still goes, and
+    starts a new run for it otherwise (a retry, or a regenerate)."""
+    state = await threads.snapshot(thread_id)
+    rows = Rows(state.store)
+
+    def following(translator: Translator) -> Following[BaseEvent]:
+        return Following(state.stream, state.position, translator)
+
+    answered: str | None = None
+    for message in tool_messages(run_input):
+        call = rows.call(message.tool_call_id)
+        if call is None or call.status != r.AWAITING_RESULT or rows.answer(call.id) is not None:
+            continue
+        status: AnswerStatus = "failed" if message.error else "completed"
+        try:
+            await threads.answer(
+                thread_id, call.id, status, result=message.content, error=message.error
+            )
+        except AlreadyAnswered:
+            continue
+        answered = call.run_id
+    if answered is not None:
+        return following(Translator(thread_id, run_input.run_id, own_run=answered))
+    user = last_user(run_input)
+    if user is None:
+        raise BadRequest(
+            "RunAgentInput has no user message to send", code=ErrorCode.NO_USER_MESSAGE
+        )
+    message_id, text = user
+    offered = [tool.model_dump(exclude_none=True) for tool in run_input.tools or []]
+    payload = {"text": text, "tools": offered}
+    if await threads.send_once(thread_id, payload, message_id):
+        return following(Translator(thread_id, run_input.run_id, message_id))
+    run = next((run for run in rows.runs() if message_id in run.trigger), None)
+    if run is None:  # sent, but its run has not started yet
+        return following(Translator(thread_id, run_input.run_id, message_id))
+    if run.status == r.RUNNING:
+        translator = Translator(thread_id, run_input.run_id, own_run=run.id)
+        return Following(state.stream, 0, translator, caught_up_at=state.position)
+    await threads.regenerate(thread_id)
+    return following(Translator(thread_id, run_input.run_id))

@@ -15,28 +15,19 @@ from the beginning instead, and so does the resume route for the run in progress
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..agent.records import Rows
 from ..agent.rows import AWAITING_APPROVAL, AWAITING_RESULT, RUNNING, ToolCallRow
 from ..entities import vocabulary as v
 from ..errors import AlreadyAnswered, BadRequest, ErrorCode
+from .run_stream import Following
 from .service import ThreadService, ThreadState
 from .ui_messages import ChatRequest, ToolAnswer, UIMessage, tool_answers
-from .ui_stream import UIStreamTranslator
+from .ui_stream import Chunk, UIStreamTranslator
 
 _WAITING = {AWAITING_RESULT: ("completed", "failed"), AWAITING_APPROVAL: ("approved", "denied")}
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """Where the answer to a post (or a resume) is read: ``stream`` from ``start``, rows
-    before ``caught_up_at`` being a replay."""
-
-    stream: str
-    start: int
-    translator: UIStreamTranslator
-    caught_up_at: int | None = None
+Answer = Following[Chunk]
 
 
 class Chat:

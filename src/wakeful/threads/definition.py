@@ -4,19 +4,27 @@ A thread is an entity whose handler runs the agent loop. Messages sent while a r
 progress wait on the stream and start the next run, so nothing is rejected or lost. A
 ``continue`` signal starts a run without a new message: that is how a stopped or failed
 thread resumes.
+
+A message may also bring tools the front end runs (``{"text": ..., "tools": [{name,
+description, parameters}]}``, as AG-UI's ``RunAgentInput.tools`` offers them): the
+newest message's list is offered to the model beside the thread's own tools, each call
+waiting for the front end's result like an ``async`` tool's.
 """
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from ..agent.options import AgentOptions
+from ..agent.tools import Tool, front_end_tool
+from ..entities import vocabulary as v
 from ..entities.context import Context
 from ..entities.definition import EntityType, Registry
 from ..entities.wake import Wake
+from ..state import StateStore
 
 CONTINUE = "continue"
 
@@ -42,8 +50,12 @@ def define_thread(
     settings = config or ThreadConfig()
     settings.tool_table()  # a bad tool list fails here, at definition, not at the first run
 
+    own = set(settings.tool_table())
+
     async def thread(ctx: Context, wake: Wake) -> None:
-        agent = ctx.use_agent_options(settings)
+        offered = [tool for tool in front_end_tools(ctx.store) if tool.name not in own]
+        options = replace(settings, tools=[*settings.tools, *offered]) if offered else settings
+        agent = ctx.use_agent_options(options)
         resume = any(signal.name == CONTINUE for signal in wake.signals)
         await agent.run(force=resume)
 
@@ -53,3 +65,24 @@ def define_thread(
         description="A chat thread with an agent.",
         args=ThreadArgs,
     )
+
+
+def front_end_tools(store: StateStore) -> list[Tool]:
+    """The tools the newest message that listed any offers (see the module's doc)."""
+    inbox = store.collection(v.INBOX)
+    for key in reversed(inbox.order()):
+        row = inbox.get(key)
+        payload = row.get("payload") if isinstance(row, dict) else None
+        listed = payload.get("tools") if isinstance(payload, dict) else None
+        if not isinstance(listed, list):
+            continue
+        found: dict[str, Tool] = {}
+        for spec in listed:
+            if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+                parameters = spec.get("parameters")
+                schema = parameters if isinstance(parameters, dict) else {"type": "object"}
+                description = spec.get("description")
+                text = description if isinstance(description, str) else spec["name"]
+                found[spec["name"]] = front_end_tool(spec["name"], text, schema)
+        return list(found.values())
+    return []

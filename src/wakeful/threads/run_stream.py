@@ -16,6 +16,7 @@ replay caught up does.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import orjson
@@ -149,3 +150,19 @@ async def run_events(
                 yield event
         if translator.done:
             return
+
+
+@dataclass(frozen=True)  # no slots: a parametrized alias (Following[Chunk]) is called too
+class Following(Generic[E]):
+    """Where a front end's answer is read: ``stream`` from ``start`` by ``translator``,
+    rows before ``caught_up_at`` being a replay."""
+
+    stream: str
+    start: int
+    translator: RunTranslator[E]
+    caught_up_at: int | None = None
+
+    def events(self, storage: Storage) -> AsyncIterator[E]:
+        return run_events(
+            storage, self.stream, self.start, self.translator, caught_up_at=self.caught_up_at
+        )

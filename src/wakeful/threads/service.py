@@ -119,7 +119,7 @@ class ThreadService:
         """Queue a message: it starts a run now, or the next one if a run is going."""
         return await self.entities.send(self._url(thread_id), content, sender=sender)
 
-    async def send_once(self, thread_id: str, content: str, message_id: str) -> bool:
+    async def send_once(self, thread_id: str, content: Any, message_id: str) -> bool:
         """Queue a message under the client's id, unless it was sent before (False)."""
         return await self.entities.send_once(self._url(thread_id), content, message_id)
 
