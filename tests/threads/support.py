@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 from support.servers import free_port
 from support.waiting import eventually
@@ -20,6 +25,9 @@ from wakeful.server.app import ServerSettings, create_app
 
 T = TypeVar("T")
 WAIT = 10.0
+#: The npm project of the front-end clients (the AI SDK, AG-UI) the tests drive.
+CLIENTS = Path(__file__).resolve().parents[2] / "clients"
+CLIENT_TIMEOUT = 60.0
 
 
 class _Server(uvicorn.Server):
@@ -180,3 +188,40 @@ async def raw_status(url: str, target: str, headers: str = "") -> int:
 def get_weather(city: str) -> str:
     """Today's weather in a city (a tool the threads' front-end tests share)."""
     return f"sunny in {city}"
+
+
+def require_clients() -> str:
+    node = shutil.which("node")
+    missing = []
+    if node is None:
+        missing.append("Node.js")
+    if not (CLIENTS / "node_modules" / ".installed").exists():
+        missing.append("the npm packages of clients/ (make test installs them)")
+    if not missing:
+        assert node is not None
+        return node
+    message = "the front-end client tests need " + " and ".join(missing)
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+async def run_script(script: str, *args: str) -> Any:
+    """Run a script of clients/ and return the JSON it printed."""
+    node = require_clients()
+    process = await asyncio.create_subprocess_exec(
+        node,
+        script,
+        *args,
+        cwd=CLIENTS,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), CLIENT_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"{script} {args} did not finish within {CLIENT_TIMEOUT}s") from None
+    assert process.returncode == 0, err.decode()[-3000:]
+    return json.loads(out.decode().strip().splitlines()[-1])

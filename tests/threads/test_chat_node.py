@@ -7,61 +7,14 @@ say so, except under ``CI=true``, where that is a failure."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import shutil
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from wakeful.agent.models import Response, TestModel
 from wakeful.agent.models.test import answer, call
 
 from .conftest import ServeFactory
-from .support import messages
+from .support import messages, run_script
 from .test_chat import registry_for
-
-CLIENTS = Path(__file__).resolve().parents[2] / "clients"
-TIMEOUT = 60.0
-
-
-def require_clients() -> str:
-    node = shutil.which("node")
-    missing = []
-    if node is None:
-        missing.append("Node.js")
-    if not (CLIENTS / "node_modules" / ".installed").exists():
-        missing.append("the npm packages of clients/ (make test installs them)")
-    if not missing:
-        assert node is not None
-        return node
-    message = "the AI SDK tests need " + " and ".join(missing)
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-async def run_script(script: str, *args: str) -> Any:
-    """Run a script of clients/ and return the JSON it printed."""
-    node = require_clients()
-    process = await asyncio.create_subprocess_exec(
-        node,
-        script,
-        *args,
-        cwd=CLIENTS,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"{script} {args} did not finish within {TIMEOUT}s") from None
-    assert process.returncode == 0, err.decode()[-3000:]
-    return json.loads(out.decode().strip().splitlines()[-1])
 
 
 async def chat(served: Any, scenario: str, chat_id: str) -> Any:

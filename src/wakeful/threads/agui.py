@@ -9,6 +9,8 @@ finishes, then RUN_FINISHED (or RUN_ERROR).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import orjson
 from ag_ui.core import (
     BaseEvent,
@@ -70,13 +72,15 @@ class Translator(RunTranslator[BaseEvent]):
         message_id: str | None = None,
         *,
         own_run: str | None = None,
+        shown: Iterable[str] = (),
     ) -> None:
         super().__init__(message_id=message_id, run_id=own_run)
         self.thread_id = thread_id
         self.run_id = run_id
         self.open_texts: set[str] = set()
-        self.started_calls: set[str] = set()
-        self.finished_calls: set[str] = set()
+        #: Calls the client has whole already (it got them, or sent their results).
+        self.started_calls: set[str] = set(shown)
+        self.finished_calls: set[str] = set(shown)
 
     def begin(self) -> list[BaseEvent]:
         return self.started(None) if self.own_run is not None else []
@@ -180,7 +184,10 @@ async def agui_run(
             continue
         answered = call.run_id
     if answered is not None:
-        return following(Translator(thread_id, run_input.run_id, own_run=answered))
+        # The run goes on: its calls so far are in the client's history already.
+        shown = [call.id for step in rows.steps(answered) for call in rows.calls(step.id)]
+        translator = Translator(thread_id, run_input.run_id, own_run=answered, shown=shown)
+        return following(translator)
     user = last_user(run_input)
     if user is None:
         raise BadRequest(
