@@ -22,7 +22,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from typing import Any
 
+    from ._extras import MissingExtra
     from .agent.loop import Agent, RunResult
+    from .agent.mcp import MCPTools
     from .agent.models.base import Model, ModelError
     from .agent.models.test import TestModel
     from .agent.options import AgentOptions
@@ -97,6 +99,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "wakeful.agent.models.base": ("Model", "ModelError"),
     "wakeful.agent.models.test": ("TestModel",),
     "wakeful.agent.tools": ("Tool", "tool", "ToolContext", "RetryPolicy"),
+    "wakeful.agent.mcp": ("MCPTools",),
+    "wakeful._extras": ("MissingExtra",),
     # chat threads
     "wakeful.threads.definition": ("ThreadConfig", "define_thread"),
     # serving and calling a server
@@ -180,8 +184,10 @@ __all__ = [
     "InvalidSchema",
     "InvalidURL",
     "LocalTypeConflict",
+    "MCPTools",
     "Message",
     "MethodNotAllowed",
+    "MissingExtra",
     "MissingResource",
     "Model",
     "ModelError",

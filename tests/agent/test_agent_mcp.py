@@ -20,9 +20,8 @@ import pytest
 from support.fakes import FakeToolCall, Reply
 from support.servers import free_port
 
-from wakeful import RetryPolicy
-from wakeful._extras import MissingExtra
-from wakeful.agent.mcp import MCPConnectionError, MCPTools
+from wakeful import MCPTools, MissingExtra, RetryPolicy
+from wakeful.agent.mcp import MCPConnectionError
 from wakeful.entities.definition import Registry
 
 from .support import Provider, agent_type

@@ -2,7 +2,7 @@
 
 ::
 
-    from wakeful.agent.mcp import MCPTools
+    from wakeful import MCPTools
 
     weather = MCPTools.stdio("python", ["weather_server.py"])
 

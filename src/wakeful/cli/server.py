@@ -25,6 +25,7 @@ from ..server.http_protocol import bounded_protocol
 from ..server.principals import Auth, load_auth, load_tokens_file
 from ..streams.json_limits import DEFAULT_MAX_DEPTH, WRITABLE_DEPTH
 from ..streams.storage import redact
+from ..threads.definition import builtin_registry
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -47,7 +48,7 @@ DatabaseOption = Annotated[
 
 def _registry(spec: str | None) -> Registry:
     if spec is None:
-        return Registry()
+        return builtin_registry()
     # Like uvicorn's --app-dir ".": modules next to where the command runs are importable.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -87,7 +88,8 @@ def serve(
     registry: Annotated[
         str | None,
         typer.Argument(
-            help="Entity types to run, as module:attribute (e.g. examples.chat:registry)."
+            help="Entity types to run, as module:attribute (e.g. examples.chat:registry);"
+            " without one, a built-in chat thread type."
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

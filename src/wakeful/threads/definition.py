@@ -86,3 +86,12 @@ def front_end_tools(store: StateStore) -> list[Tool]:
                 found[spec["name"]] = front_end_tool(spec["name"], text, schema)
         return list(found.values())
     return []
+
+
+def builtin_registry() -> Registry:
+    """What ``wakeful serve`` runs when given no registry: one ``thread`` type, chatting
+    with the model the environment names (OpenAI or Anthropic when a key is set, else the
+    offline demo model), so that a plain install answers ``POST /v1/threads``."""
+    registry = Registry()
+    define_thread(registry)
+    return registry

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..._extras import require
 from .base import (
     INVALID_JSON_KEY,
     Finish,
@@ -96,6 +97,7 @@ def resolve(spec: str | Model, **options: Any) -> Model:
 
 
 def _openai(model: str, options: dict[str, Any]) -> Model:
+    require("openai", extra="openai", feature="openai: models")
     from .openai import OpenAIModel
 
     base_url = options.pop("base_url", None) or os.environ.get("OPENAI_BASE_URL") or None
@@ -111,6 +113,7 @@ def _openai(model: str, options: dict[str, Any]) -> Model:
 
 
 def _anthropic(model: str, options: dict[str, Any]) -> Model:
+    require("anthropic", extra="anthropic", feature="anthropic: models")
     from .anthropic import AnthropicModel
 
     base_url = options.pop("base_url", None) or os.environ.get("ANTHROPIC_BASE_URL") or None

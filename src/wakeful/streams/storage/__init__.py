@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from ..._extras import require
 from .base import Storage
 
 
 def open_storage(url: str, **options: object) -> Storage:
     """The backend for a database URL or file path (``sqlite:///x.db``, ``x.db``, ``:memory:``)."""
     if url.startswith(("postgresql://", "postgres://")):
+        require("asyncpg", extra="postgres", feature="a PostgreSQL database")
         from .postgres import PostgresStorage
 
         return PostgresStorage(url, **options)  # type: ignore[arg-type]
