@@ -43,6 +43,13 @@ class Chat extends AbstractChat {
   }
 }
 
+// What a page loads into the chat before it resumes: the thread's history as UIMessages.
+async function history() {
+  const response = await fetch(`${server}/v1/chat/${encodeURIComponent(chatId)}/messages`);
+  if (!response.ok) throw new Error(`history: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
 async function until(what, condition) {
   const deadline = Date.now() + WAIT_MS;
   while (!condition()) {
@@ -67,7 +74,7 @@ const scenarios = {
     await chat.sendMessage({ text: "And tomorrow?" });
     const before = chat.lastMessage.id;
     await chat.regenerate();
-    return { messages: chat.messages, status: chat.status, regenerated: before };
+    return { messages: chat.messages, status: chat.status, regenerated: before, loaded: await history() };
   },
 
   // A tool the browser runs: onToolCall answers it, and the chat posts the answer.
@@ -101,11 +108,12 @@ const scenarios = {
     await first.stop();
     await sending;
     const seen = lastText(first);
-    const page = new Chat({ messages: first.messages.filter((m) => m.role === "user") });
+    const loaded = await history(); // the refreshed page: what the thread holds so far
+    const page = new Chat({ messages: loaded });
     await page.resumeStream();
     const resumed = page.messages;
     await page.resumeStream(); // the run is over: nothing to resume, nothing changes
-    return { messages: resumed, after: page.messages, seen, status: page.status };
+    return { messages: resumed, after: page.messages, seen, loaded, status: page.status };
   },
 };
 

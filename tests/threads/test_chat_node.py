@@ -62,6 +62,27 @@ async def test_turns_with_a_tool_and_a_regenerated_answer(serve: ServeFactory) -
         found["messages"][0]["id"],
         found["messages"][2]["id"],
     ]
+    # The history a page loads is the chat as the SDK assembled it (the first answer,
+    # then the regenerated one; the answer it replaced is still the thread's).
+    loaded = found["loaded"]
+    assert [m["id"] for m in loaded] == [
+        found["messages"][0]["id"],
+        first["id"],
+        found["messages"][2]["id"],
+        found["regenerated"],
+        second["id"],
+    ]
+    assert [text(m) for m in loaded] == [
+        "Weather in Oslo?",
+        "It is sunny in Oslo.",
+        "And tomorrow?",
+        "Sunny again tomorrow.",
+        "Tomorrow: sunny.",
+    ]
+    (loaded_weather,) = parts(loaded[1], "tool-get_weather")
+    assert {k: loaded_weather[k] for k in ("state", "input", "output")} == {
+        k: weather[k] for k in ("state", "input", "output")
+    }
 
 
 async def test_a_tool_the_browser_runs(serve: ServeFactory) -> None:
@@ -94,6 +115,9 @@ async def test_a_dropped_connection_resumes_with_the_whole_answer(serve: ServeFa
     served = await serve(registry_for(TestModel([Response(text=story, delay=0.03)])))
     found = await chat(served, "resume", "node-resume")
     assert found["seen"] and found["seen"] != story  # the first page saw only a part
+    # The refreshed page loaded the history with the answer so far, then resumed it.
+    assert [m["role"] for m in found["loaded"]] == ["user", "assistant"]
+    assert story.startswith(text(found["loaded"][1]))
     roles = [message["role"] for message in found["messages"]]
     assert roles == ["user", "assistant"]
     assert text(found["messages"][1]) == story  # nothing missing, nothing twice

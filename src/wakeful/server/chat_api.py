@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ..errors import BadRequest, ErrorCode, UnknownEntity
 from ..threads.chat import Answer, Chat
 from ..threads.service import ThreadService
-from ..threads.ui_messages import ChatRequest, tool_answers
+from ..threads.ui_messages import ChatRequest, as_ui_messages, tool_answers
 from ..threads.ui_stream import HEADERS, sse
 from .access import Access, principal_of
 
@@ -74,5 +74,12 @@ def chat_router(
     async def resume(thread_id: str, request: Request) -> Response:
         answer = await chat.resume(thread_id)
         return streamed(answer) if answer is not None else Response(status_code=204)
+
+    @router.get(
+        "/{thread_id}/messages",
+        summary="The chat so far as the AI SDK's UIMessages (to load into useChat)",
+    )
+    async def history(thread_id: str, request: Request) -> list[dict[str, Any]]:
+        return as_ui_messages(await threads.messages(thread_id))
 
     return router

@@ -111,6 +111,7 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", f"{T}/tool-calls/{{call_id}}/error"): Rule("thread", "answer"),
     ("POST", "/v1/chat"): Rule("chat", "send"),
     ("GET", "/v1/chat/{thread_id}/stream"): Rule("thread", "read"),
+    ("GET", "/v1/chat/{thread_id}/messages"): Rule("thread", "read"),
     ("GET", f"{MOUNT}/{{path}}"): Rule("stream", "read"),
     ("HEAD", f"{MOUNT}/{{path}}"): Rule("stream", "read"),
     ("POST", f"{MOUNT}/{{path}}"): Rule("stream", "append"),

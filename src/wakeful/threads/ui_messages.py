@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..agent.rows import AnswerStatus
+from ..agent.rows import AWAITING_APPROVAL, COMPLETED, DENIED, FAILED, AnswerStatus
 
 Trigger = Literal["submit-message", "regenerate-message"]
 
@@ -72,3 +72,58 @@ def tool_answers(message: UIMessage) -> list[ToolAnswer]:
             approved = isinstance(approval, dict) and approval.get("approved") is True
             found.append(ToolAnswer(call_id, "approved" if approved else "denied"))
     return found
+
+
+_PART_STATE = {
+    COMPLETED: "output-available",
+    FAILED: "output-error",
+    DENIED: "output-denied",
+    AWAITING_APPROVAL: "approval-requested",
+}
+
+
+def as_ui_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A thread's messages (:func:`~.messages.thread_messages`) as the AI SDK's
+    ``UIMessage`` list: one assistant message per run (its id the run's, as the stream
+    names it), a ``step-start`` part before each step. What a page loads into ``useChat``
+    before it resumes the run in progress."""
+    found: list[dict[str, Any]] = []
+    for message in messages:
+        if message["role"] == "user":
+            text = {"type": "text", "text": message["content"], "state": "done"}
+            found.append({"id": message["id"], "role": "user", "parts": [text]})
+            continue
+        if message["status"] == "superseded":
+            continue
+        run_id = message.get("run_id")
+        if not found or found[-1]["role"] != "assistant" or found[-1]["id"] != run_id:
+            found.append({"id": run_id, "role": "assistant", "parts": []})
+        parts: list[dict[str, Any]] = found[-1]["parts"]
+        parts.append({"type": "step-start"})
+        if message["content"]:
+            state = "streaming" if message["status"] == "streaming" else "done"
+            parts.append({"type": "text", "text": message["content"], "state": state})
+        parts.extend(_tool_part(call) for call in message.get("tool_calls", []))
+    return found
+
+
+def _tool_part(call: dict[str, Any]) -> dict[str, Any]:
+    state = _PART_STATE.get(call["status"], "input-available")
+    part: dict[str, Any] = {
+        "type": f"tool-{call['name']}",
+        "toolCallId": call["id"],
+        "state": state,
+        "input": call["args"],
+    }
+    if state == "output-available":
+        part["output"] = call["result"]
+    elif state == "output-error":
+        error = call["error"]
+        part["errorText"] = error if isinstance(error, str) else "the tool failed"
+    if call["kind"] == "approval" and state in ("approval-requested", "output-denied"):
+        part["approval"] = {"id": call["id"]}
+        if state == "output-denied":
+            part["approval"]["approved"] = False
+    elif call["kind"] == "approval" and state in ("output-available", "output-error"):
+        part["approval"] = {"id": call["id"], "approved": True}
+    return part
