@@ -256,3 +256,23 @@ async def test_bad_chat_requests_are_400(serve: ServeFactory) -> None:
     await post(served.client, body("y", user("hi")))
     stray = {"id": "y", "messages": [{"id": "nope", "role": "assistant", "parts": []}]}
     error_of(await served.client.post("/v1/chat", json=stray), 400, "NO_USER_MESSAGE")
+
+
+async def test_a_page_on_another_origin_may_chat(serve: ServeFactory) -> None:
+    served = await serve(registry_for(TestModel([answer("Hi.")])))
+    origin = {"origin": "http://page.example"}
+    preflight = await served.client.options(
+        "/v1/chat",
+        headers={
+            **origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
+    assert preflight.status_code in (200, 204), preflight.text
+    assert preflight.headers["access-control-allow-origin"] in ("*", origin["origin"])
+    async with served.client.stream(
+        "POST", "/v1/chat", json=body("cors", user("hi")), headers=origin
+    ) as response:
+        assert response.headers["access-control-allow-origin"] in ("*", origin["origin"])
+        assert text_of(await read_chunks(response)) == "Hi."
