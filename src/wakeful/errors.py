@@ -442,3 +442,17 @@ _PRECISE: tuple[type[WakefulError], ...] = (
     UnknownThread,
 )
 BY_CODE: Mapping[str, type[WakefulError]] = {kind.default_code: kind for kind in _PRECISE}
+
+
+def excerpt(value: str, limit: int = 80) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters: messages are for
+    people, and stay short whatever the size of the input they quote."""
+    if len(value) <= limit:
+        return repr(value)
+    return repr(value[:limit]) + "…"
+
+
+def brief(text: str, limit: int = 200) -> str:
+    """A part of a message written by someone else (a validator's, which may quote the
+    whole input), cut to ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -475,6 +475,7 @@ def test_partial_producer_headers(
     ("name", "value"),
     [
         ("Producer-Id", ""),
+        ("Producer-Id", "p" * 257),
         ("Producer-Epoch", "-1"),
         ("Producer-Epoch", "1.0"),
         ("Producer-Epoch", "01"),
@@ -493,6 +494,40 @@ def test_invalid_producer_values(
     headers = {"Content-Type": "text/plain", **PRODUCER, name: value}
     reply = send(server, "POST", path_of(text_stream), headers, b"more")
     assert_rejected(reply, status=400, mentions="Producer")
+
+
+def test_stored_header_values_are_bounded(
+    server: Server, streams: Streams, text_stream: str
+) -> None:
+    """Stream-Seq is stored with the stream and quoted in later refusals, so a long one
+    would make every later refusal as long."""
+    headers = {"Content-Type": "text/plain", "Stream-Seq": "9" * 257}
+    reply = send(server, "POST", path_of(text_stream), headers, b"more")
+    assert_rejected(reply, status=400, mentions="Stream-Seq")
+    longest = "9" * 256
+    headers["Stream-Seq"] = longest
+    assert send(server, "POST", path_of(text_stream), headers, b"more").status == 204
+    headers["Stream-Seq"] = "1"
+    reply = send(server, "POST", path_of(text_stream), headers, b"more")
+    error = assert_rejected(reply, status=409, mentions="Stream-Seq")
+    assert longest not in error["message"]
+    assert send(server, "GET", path_of(text_stream)).body == b"some textmore"
+    streams.known[text_stream] = streams.snapshot(text_stream)
+
+
+def test_values_quoted_in_refusals_are_cut_short(server: Server, streams: Streams) -> None:
+    reply = send(server, "GET", path_of("__ds/" + "x" * 1000))
+    assert_rejected(reply, status=404, mentions="no control API")
+
+
+def test_a_preflight_repeats_only_a_bounded_header_list(server: Server, streams: Streams) -> None:
+    asked = {"Access-Control-Request-Method": "POST", "Origin": "https://app.example"}
+    few = send(server, "OPTIONS", path_of("x"), {**asked, "Access-Control-Request-Headers": "x-a"})
+    assert few.status == 204 and few.headers["access-control-allow-headers"].endswith(", x-a")
+    many = ", ".join(f"x-header-{i}" for i in range(3000))
+    reply = send(server, "OPTIONS", path_of("x"), {**asked, "Access-Control-Request-Headers": many})
+    assert reply.status == 204
+    assert len(reply.headers["access-control-allow-headers"]) < 1000
 
 
 def test_producer_sequence_gap_and_stale_epoch(

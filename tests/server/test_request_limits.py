@@ -14,6 +14,7 @@ import pytest
 from support.raw_http import assert_rejected
 
 from wakeful.server.app import ServerSettings, create_app
+from wakeful.streams import offsets
 
 # Every JSON body the API takes, with where a hostile value goes in it.
 JSON_BODIES = [
@@ -77,6 +78,22 @@ async def test_large_integers_within_64_bits_round_trip(asgi_client: httpx.Async
     assert created.status_code == 201, created.text
     described = await asgi_client.get("/v1/types/big")
     assert described.json()["args_schema"] == schema
+
+
+async def test_refusals_quote_big_input_briefly(asgi_client: httpx.AsyncClient) -> None:
+    """Validators' messages quote the input they refuse; the refusal stays short."""
+    long = "x" * 5000
+    hook = {"url": "http://127.0.0.1:9/hook"}
+    spec = {"name": "brief", "webhook": hook, "args_schema": {"type": "integer"}}
+    assert (await asgi_client.post("/v1/types", json=spec)).status_code == 201
+    refusals = [
+        ("/v1/entities/brief", {"args": long}, "INVALID_ARGUMENTS"),
+        ("/v1/types", {**spec, "name": "other", "args_schema": {"type": long}}, "INVALID_SCHEMA"),
+        ("/v1/types", {**spec, **{f"{i}{long}": 1 for i in range(5)}}, "INVALID_REQUEST"),
+    ]
+    for path, body, code in refusals:
+        error = assert_rejected(await asgi_client.post(path, json=body), status=400)
+        assert error["code"] == code, error
 
 
 async def test_depth_limit_is_configurable(fresh_database: object) -> None:
@@ -151,6 +168,20 @@ async def test_subscription_control_bodies_take_the_same_json_limits(
                     )
                     error = assert_rejected(reply, status=400, mentions=mentions)
                     assert error["code"] == code, (path, content, error)
+            # A refusal quotes what it refuses, cut short.
+            unlinked = {
+                **wake,
+                "acks": [{"stream": "x" * 1000, "offset": offsets.format_offset(0)}],
+            }
+            reply = await client.post(f"{SUBSCRIPTIONS}/s/ack", json=unlinked, headers=auth)
+            assert_rejected(reply, status=404, mentions="not linked")
+            long_key = {**spec, "x" * 5000: 1}
+            reply = await client.put(f"{SUBSCRIPTIONS}/t", json=long_key)
+            assert_rejected(reply, status=400, mentions="invalid subscription")
+            for url in ("https://" + "a" * 900 + ".local/", "https://" + "a" * 3000 + "/"):
+                hook = {"type": "webhook", "streams": ["jobs"], "webhook": {"url": url}}
+                reply = await client.put(f"{SUBSCRIPTIONS}/t", json=hook)
+                assert_rejected(reply, status=400, mentions="webhook URL rejected")
             # None of it took: the claim still holds, and its ack at the limit passes.
             at_limit = {**wake, "x": {"a": {"b": [1]}}}
             acked = await client.post(f"{SUBSCRIPTIONS}/s/ack", json=at_limit, headers=auth)

@@ -16,7 +16,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from referencing.exceptions import Unresolvable
 
-from ..errors import BadRequest, InvalidSchema
+from ..errors import BadRequest, InvalidSchema, brief
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,9 @@ class JsonSchema:
         except SchemaError as exc:
             where = "/".join(str(part) for part in exc.path)
             detail = f" at {where}" if where else ""
-            raise InvalidSchema(f"invalid {what}{detail}: {exc.message}") from None
+            raise InvalidSchema(
+                f"invalid {what}{brief(detail, 80)}: {brief(exc.message)}"
+            ) from None
         return cls(schema, kind(schema))
 
     def validate(self, value: Any, error: type[BadRequest], what: str) -> None:
@@ -45,4 +47,4 @@ class JsonSchema:
             raise InvalidSchema(f"the {what} schema has an unresolvable $ref: {exc}") from None
         if problem is not None:
             where = problem.json_path.removeprefix("$").removeprefix(".") or what
-            raise error(f"invalid {what}: {where}: {problem.message}")
+            raise error(f"invalid {what}: {brief(where, 80)}: {brief(problem.message)}")

@@ -29,7 +29,7 @@ from ..entities.remote_types import RemoteTypes
 from ..entities.runtime import Runtime
 from ..entities.service import EntityService
 from ..entities.type_service import TypeService
-from ..errors import BadRequest, ErrorCode, WakefulError
+from ..errors import BadRequest, ErrorCode, WakefulError, brief
 from ..streams import json_limits
 from ..streams.http.app import stream_routes
 from ..streams.http.context import MOUNT, Limits, StreamsContext, base_headers, error_response
@@ -225,11 +225,11 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
     async def invalid_request(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            f"{brief('.'.join(str(part) for part in item['loc']), 80)}: {brief(item['msg'])}"
             for item in error.errors()[:5]
         )
         return error_response(
-            BadRequest(f"invalid request: {problems}", code=ErrorCode.INVALID_REQUEST)
+            BadRequest(f"invalid request: {brief(problems, 600)}", code=ErrorCode.INVALID_REQUEST)
         )
 
     @app.exception_handler(HTTPException)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from ..errors import BadRequest, Conflict, ErrorCode, SequenceGap, StaleEpoch, StreamClosed
+from ..errors import BadRequest, Conflict, ErrorCode, SequenceGap, StaleEpoch, StreamClosed, excerpt
 from . import framing
 from .model import AppendRequest, ProducerState, StreamRecord
 
@@ -85,7 +85,8 @@ def decide_append(
         and request.stream_seq.encode() <= stream.last_seq.encode()
     ):
         raise Conflict(
-            f"Stream-Seq {request.stream_seq!r} is not greater than {stream.last_seq!r}",
+            f"Stream-Seq {excerpt(request.stream_seq)} is not greater than"
+            f" {excerpt(stream.last_seq)}",
             code=ErrorCode.SEQUENCE_REGRESSION,
         )
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...errors import ErrorCode, MethodNotAllowed, NotFound, WakefulError
+from ...errors import ErrorCode, MethodNotAllowed, NotFound, WakefulError, excerpt
 from . import headers as h
 from . import paths, reads, writes
 from .context import StreamsContext, base_headers, error_response
@@ -30,7 +30,8 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRAC
 def preflight(request: Request) -> Response:
     response_headers = {**base_headers(), **h.PREFLIGHT}
     asked = request.headers.get("access-control-request-headers")
-    if asked:
+    # Echoed back, so bounded: a browser asks for a few names, never kilobytes of them.
+    if asked and len(asked) <= h.MAX_REQUESTED_HEADERS:
         response_headers["Access-Control-Allow-Headers"] += ", " + asked
     return Response(status_code=204, headers=response_headers)
 
@@ -59,7 +60,9 @@ def stream_routes(ctx: StreamsContext) -> list[BaseRoute]:
     async def stream(request: Request) -> Response:
         path = paths.validate(request.path_params.get("path", ""))  # "" at the bare mount
         if path.split("/", 1)[0] == paths.RESERVED:
-            raise NotFound(f"no control API at {path!r}", code=ErrorCode.UNKNOWN_CONTROL_PATH)
+            raise NotFound(
+                f"no control API at {excerpt(path)}", code=ErrorCode.UNKNOWN_CONTROL_PATH
+            )
         handler = HANDLERS.get(request.method)
         if handler is None:
             raise MethodNotAllowed(f"{request.method} is not supported on a stream")

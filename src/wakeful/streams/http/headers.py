@@ -31,6 +31,11 @@ MAX_SAFE_INTEGER = 2**53 - 1
 LATEST_EXPIRY = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 # RFC 6838 allows 127 characters each for type and subtype; parameters get the rest.
 MAX_CONTENT_TYPE = 256
+# Producer-Id and Stream-Seq are stored with the stream and quoted in errors: an id or a
+# sequence token has no use for more (the header limit alone would allow 64 KiB).
+MAX_TOKEN = 256
+# The longest Access-Control-Request-Headers a preflight answer repeats.
+MAX_REQUESTED_HEADERS = 2048
 
 # Sent on every response: browsers must not sniff stream bytes into something executable.
 SECURITY = {
@@ -97,6 +102,18 @@ def decimal(value: str, name: str, *, maximum: int = MAX_SAFE_INTEGER) -> int:
     return int(value)
 
 
+def token(value: str, name: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> str:
+    """A stored header value, bounded."""
+    if len(value) > MAX_TOKEN:
+        raise BadRequest(f"{name} is longer than {MAX_TOKEN} characters", code=code)
+    return value
+
+
+def stream_seq(headers: Headers) -> str | None:
+    value = headers.get(SEQ)
+    return None if value is None else token(value, SEQ)
+
+
 def is_true(headers: Headers, name: str) -> bool:
     """Presence headers count only when their value is ``true``, in any case."""
     return headers.get(name, "").strip().lower() == "true"
@@ -142,7 +159,7 @@ def producer(headers: Headers) -> ProducerClaim | None:
     if not producer_id:
         raise BadRequest("Producer-Id must not be empty", code=ErrorCode.INVALID_PRODUCER)
     return ProducerClaim(
-        producer_id,
+        token(producer_id, PRODUCER_ID, ErrorCode.INVALID_PRODUCER),
         decimal(epoch, PRODUCER_EPOCH, maximum=MAX_SAFE_INTEGER),
         decimal(seq, PRODUCER_SEQ, maximum=MAX_SAFE_INTEGER),
     )

@@ -114,7 +114,7 @@ async def create(ctx: StreamsContext, request: Request, path: str) -> Response:
 async def append(ctx: StreamsContext, request: Request, path: str) -> Response:
     close = h.is_true(request.headers, h.CLOSED)
     claim = h.producer(request.headers)
-    stream_seq = request.headers.get(h.SEQ)
+    stream_seq = h.stream_seq(request.headers)
     content_type = _content_type(request)
     body = await read_body(request, ctx.limits.max_body_bytes)
     if not body and not close:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import secrets
 
-from ...errors import AlreadyClaimed, Conflict, ErrorCode, Fenced, NoPendingWork, NotFound
+from ...errors import AlreadyClaimed, Conflict, ErrorCode, Fenced, NoPendingWork, NotFound, excerpt
 from .model import Ack, Link, SubscriptionRow, WakeRequest
 from .tokens import TokenClaims
 
@@ -94,10 +94,10 @@ def apply_acks(row: SubscriptionRow, acks: tuple[Ack, ...]) -> list[Link]:
     for ack in acks:
         link = by_path.get(ack.stream)
         if link is None:
-            raise NotFound(f"stream {ack.stream!r} is not linked to this subscription")
+            raise NotFound(f"stream {excerpt(ack.stream)} is not linked to this subscription")
         if link.exists and ack.position > link.tail:
             raise Conflict(
-                f"ack offset for {ack.stream!r} is past the stream's tail",
+                f"ack offset for {excerpt(ack.stream)} is past the stream's tail",
                 code=ErrorCode.ACK_PAST_TAIL,
             )
     changed = []

@@ -10,7 +10,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ...errors import BadRequest, ErrorCode
+from ...errors import BadRequest, ErrorCode, brief
 from ..http import paths
 from . import webhook_urls
 
@@ -78,7 +78,7 @@ class SubscriptionSpec(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "body"
             raise BadRequest(
-                f"invalid subscription: {where}: {first['msg']}",
+                f"invalid subscription: {brief(where, 80)}: {brief(first['msg'])}",
                 code=ErrorCode.INVALID_SUBSCRIPTION,
             ) from None
         if spec.webhook is not None:

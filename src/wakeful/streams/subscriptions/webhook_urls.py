@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from ...errors import BadRequest, WebhookURLRejected
+from ...errors import BadRequest, WebhookURLRejected, excerpt
 
 _DEV_HOSTS = {"localhost"}
 
@@ -27,11 +27,17 @@ def _is_dev_host(host: str) -> bool:
     )
 
 
+#: Stored with the subscription and sent a request per wake; real URLs are far shorter.
+MAX_URL_LENGTH = 2048
+
+
 def _rejected(reason: str) -> BadRequest:
     return WebhookURLRejected(f"webhook URL rejected: {reason}")
 
 
 def validate(url: str) -> str:
+    if len(url) > MAX_URL_LENGTH:
+        raise _rejected(f"it is longer than {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
@@ -50,8 +56,8 @@ def validate(url: str) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         if host.endswith((".localhost", ".local", ".internal")):
-            raise _rejected(f"{host} is a local name") from None
+            raise _rejected(f"{excerpt(host)} is a local name") from None
         return url
     if not address.is_global:
-        raise _rejected(f"{host} is not a public address")
+        raise _rejected(f"{excerpt(host)} is not a public address")
     return url
