@@ -6,8 +6,9 @@ Bounded so the suite stays fast: a few derandomized examples per operation."""
 from __future__ import annotations
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis.specs.openapi.checks import status_code_conformance
+from support.fuzzing import bounded
 from support.servers import Server
 
 
@@ -20,13 +21,7 @@ def test_api_answers_as_documented(module_server: Server) -> None:
         seen += 1
 
         @given(case=operation.as_strategy())
-        @settings(
-            max_examples=5,
-            derandomize=True,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
+        @bounded(5)
         def check(case: schemathesis.Case) -> None:
             response = case.call(timeout=10)
             statuses.append(response.status_code)
