@@ -1,6 +1,6 @@
 // AG-UI's own client (@ag-ui/client's HttpAgent) against a thread of a Wakeful server:
 // `node ag-ui.mjs <server url> <thread id>` runs a front-end tool round trip and a re-run
-// with unchanged history, and prints one JSON line: the agent's messages and events.
+// with unchanged history, and prints one JSON line: the agent's messages, events and state.
 import { HttpAgent } from "@ag-ui/client";
 
 const [server, threadId] = process.argv.slice(2);
@@ -32,4 +32,4 @@ await run("r2");
 // The same history once more: nothing is added to the thread, a new run answers.
 await run("r3");
 
-console.log(JSON.stringify({ messages: agent.messages, runs, call }));
+console.log(JSON.stringify({ messages: agent.messages, runs, call, state: agent.state }));

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from ag_ui.core import Event, EventType
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from support.waiting import eventually
 
 from wakeful.agent.models import Response, TestModel
 from wakeful.agent.models.test import answer, call, fail
-from wakeful.agent.tools import tool
+from wakeful.agent.tools import ToolContext, tool
 from wakeful.entities.definition import Registry
 from wakeful.threads import ThreadConfig, define_thread
 
@@ -32,9 +32,22 @@ def lookup(query: str) -> str:
     raise AssertionError("never called")
 
 
+class Note(BaseModel):
+    id: str
+    text: str
+
+
+@tool
+def remember(text: str, context: ToolContext) -> str:
+    """Keep a note in the thread's state."""
+    context.ctx.state.notes.upsert({"id": f"note/{len(context.ctx.state.notes) + 1}", "text": text})
+    return "noted"
+
+
 def registry_for(model: TestModel) -> Registry:
     registry = Registry()
-    define_thread(registry, config=ThreadConfig(model=model, tools=[get_weather, lookup]))
+    config = ThreadConfig(model=model, tools=[get_weather, lookup, remember])
+    define_thread(registry, config=config, state={"notes": Note})
     return registry
 
 
@@ -394,3 +407,27 @@ async def test_front_end_tools_are_offered_and_answered(serve: ServeFactory) -> 
     assert [m["content"] for m in await messages(served.client, "fe") if m["role"] == "user"] == [
         "pick"
     ]
+
+
+async def test_the_threads_state_as_a_snapshot_then_deltas(serve: ServeFactory) -> None:
+    model = TestModel(
+        [call("remember", {"text": "milk"}), call("remember", {"text": "eggs"}), answer("Noted.")]
+    )
+    served = await serve(registry_for(model))
+    found = await post_run(served.client, "notes", run_input(user("remember milk, eggs")))
+    check_well_formed(found)
+    assert types(found)[:2] == [EventType.RUN_STARTED, EventType.STATE_SNAPSHOT]
+    assert found[1].snapshot == {"notes": {}}
+    deltas = [op.model_dump() for e in found if e.type == EventType.STATE_DELTA for op in e.delta]
+    assert deltas == [
+        {"op": "add", "path": "/notes/note~11", "value": {"id": "note/1", "text": "milk"}},
+        {"op": "add", "path": "/notes/note~12", "value": {"id": "note/2", "text": "eggs"}},
+    ]
+    # The next run starts from the state as it is.
+    model_next = await post_run(served.client, "notes", run_input(user("hi", "m2"), run_id="r2"))
+    assert model_next[1].snapshot == {
+        "notes": {
+            "note/1": {"id": "note/1", "text": "milk"},
+            "note/2": {"id": "note/2", "text": "eggs"},
+        }
+    }

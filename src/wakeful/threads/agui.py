@@ -9,7 +9,9 @@ finishes, then RUN_FINISHED (or RUN_ERROR).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from ag_ui.core import (
@@ -18,6 +20,8 @@ from ag_ui.core import (
     RunErrorEvent,
     RunFinishedEvent,
     RunStartedEvent,
+    StateDeltaEvent,
+    StateSnapshotEvent,
     StepFinishedEvent,
     StepStartedEvent,
     TextMessageContentEvent,
@@ -33,9 +37,28 @@ from ag_ui.core import (
 from ..agent import rows as r
 from ..agent.records import Rows
 from ..agent.rows import AnswerStatus, DeltaRow, RunRow, StepRow, ToolCallRow
+from ..entities import vocabulary as v
 from ..errors import AlreadyAnswered, BadRequest, ErrorCode
+from ..state import StateStore
+from ..state.events import Change
 from .run_stream import Following, RunTranslator
 from .service import ThreadService
+
+
+def _collections(store: StateStore | None) -> dict[str, dict[str, Any]]:
+    if store is None:
+        return {}
+    # Declared collections too, empty or not: a delta's path must find its collection.
+    return {
+        name.removeprefix(v.STATE_PREFIX): copy.deepcopy(rows.snapshot())
+        for name, rows in store.collections.items()
+        if name.startswith(v.STATE_PREFIX)
+    }
+
+
+def _pointer(token: str) -> str:
+    """A JSON Pointer reference token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 def last_user(run_input: RunAgentInput) -> tuple[str, str] | None:
@@ -73,8 +96,11 @@ class Translator(RunTranslator[BaseEvent]):
         *,
         own_run: str | None = None,
         shown: Iterable[str] = (),
+        state: StateStore | None = None,
     ) -> None:
         super().__init__(message_id=message_id, run_id=own_run)
+        #: The thread's own collections (``state:<name>``) as the client will hold them.
+        self.state: dict[str, dict[str, Any]] = _collections(state)
         self.thread_id = thread_id
         self.run_id = run_id
         self.open_texts: set[str] = set()
@@ -86,7 +112,30 @@ class Translator(RunTranslator[BaseEvent]):
         return self.started(None) if self.own_run is not None else []
 
     def started(self, run: RunRow | None) -> list[BaseEvent]:
-        return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
+        return [
+            RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id),
+            StateSnapshotEvent(snapshot=copy.deepcopy(self.state)),
+        ]
+
+    def translate(self, change: Change) -> list[BaseEvent]:
+        if not change.type.startswith(v.STATE_PREFIX):
+            return super().translate(change)
+        # Every change is applied, before the run starts too, so the snapshot is current.
+        name = change.type.removeprefix(v.STATE_PREFIX)
+        patch: list[dict[str, Any]] = []
+        if name not in self.state:
+            self.state[name] = {}
+            patch.append({"op": "add", "path": f"/{_pointer(name)}", "value": {}})
+        rows = self.state[name]
+        path = f"/{_pointer(name)}/{_pointer(change.key)}"
+        if change.operation != "delete":
+            rows[change.key] = change.value
+            patch.append({"op": "add", "path": path, "value": copy.deepcopy(change.value)})
+        elif rows.pop(change.key, None) is not None:
+            patch.append({"op": "remove", "path": path})
+        if self.own_run is None or self.done or not patch:
+            return []
+        return [StateDeltaEvent(delta=patch)]
 
     def ended(self, run: RunRow) -> list[BaseEvent]:
         events: list[BaseEvent] = [
@@ -186,7 +235,9 @@ async def agui_run(
     if answered is not None:
         # The run goes on: its calls so far are in the client's history already.
         shown = [call.id for step in rows.steps(answered) for call in rows.calls(step.id)]
-        translator = Translator(thread_id, run_input.run_id, own_run=answered, shown=shown)
+        translator = Translator(
+            thread_id, run_input.run_id, own_run=answered, shown=shown, state=state.store
+        )
         return following(translator)
     user = last_user(run_input)
     if user is None:
@@ -197,12 +248,13 @@ async def agui_run(
     offered = [tool.model_dump(exclude_none=True) for tool in run_input.tools or []]
     payload = {"text": text, "tools": offered}
     if await threads.send_once(thread_id, payload, message_id):
-        return following(Translator(thread_id, run_input.run_id, message_id))
+        return following(Translator(thread_id, run_input.run_id, message_id, state=state.store))
     run = next((run for run in rows.runs() if message_id in run.trigger), None)
     if run is None:  # sent, but its run has not started yet
-        return following(Translator(thread_id, run_input.run_id, message_id))
+        return following(Translator(thread_id, run_input.run_id, message_id, state=state.store))
     if run.status == r.RUNNING:
+        # A replay from the stream's start: its state changes rebuild the state.
         translator = Translator(thread_id, run_input.run_id, own_run=run.id)
         return Following(state.stream, 0, translator, caught_up_at=state.position)
     await threads.regenerate(thread_id)
-    return following(Translator(thread_id, run_input.run_id))
+    return following(Translator(thread_id, run_input.run_id, state=state.store))

@@ -13,6 +13,7 @@ waiting for the front end's result like an ``async`` tool's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
@@ -44,9 +45,17 @@ class ThreadConfig(AgentOptions):
 
 
 def define_thread(
-    registry: Registry, name: str = "thread", config: ThreadConfig | None = None
+    registry: Registry,
+    name: str = "thread",
+    config: ThreadConfig | None = None,
+    *,
+    state: Mapping[str, type[BaseModel]] | None = None,
 ) -> EntityType:
-    """Register a thread type (``name``) that chats with ``config``'s model and tools."""
+    """Register a thread type (``name``) that chats with ``config``'s model and tools.
+
+    ``state`` declares the thread's own collections, which its tools write through
+    ``context.ctx.state`` and AG-UI front ends receive as ``STATE_SNAPSHOT`` /
+    ``STATE_DELTA``."""
     settings = config or ThreadConfig()
     settings.tool_table()  # a bad tool list fails here, at definition, not at the first run
 
@@ -64,6 +73,7 @@ def define_thread(
         thread,
         description="A chat thread with an agent.",
         args=ThreadArgs,
+        state=state,
     )
 
 
