@@ -7,6 +7,7 @@ acks through its callback (see :mod:`entities.webhook_service`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -423,3 +424,47 @@ async def test_a_slow_wake_is_sent_again_and_its_first_run_fenced(
         assert service.runs("echo/e1/main") == 2, service.handled
         assert len(set(with_message)) == 2, with_message  # each under its own generation
         assert not service.failures
+
+
+@pytest.mark.parametrize("request_bound", [True, False], ids=["request-bound", "ack-immediate"])
+async def test_a_server_killed_mid_delivery_sends_the_wake_again_and_fences_the_first(
+    server: Server, client: httpx.AsyncClient, request_bound: bool
+) -> None:
+    """``kill -9`` while the service works on a wake (its request still open, when
+    request-bound); restarted on the same database, the server sends the wake again
+    under a new generation once the lease runs out. The first run, let go only after
+    the second has answered, is refused (append, and its ack when it acks itself), and
+    the message is answered once."""
+    service = WebhookService(request_bound=request_bound, hold_first=True)
+    async with service.running():
+        registered = await client.post("/v1/types", json=remote_type(service, lease_seconds=1))
+        assert registered.status_code == 201, registered.text
+        await spawn(client, "echo", id="e1", message="hi")
+        await asyncio.wait_for(service.holding.wait(), WITHIN)
+
+        await asyncio.to_thread(server.kill)
+        await asyncio.to_thread(server.start)
+
+        async def answered() -> list[str]:
+            return await replies(client, "echo/e1/main")
+
+        assert await eventually(answered, within=WITHIN) == ["echo: hi"]
+        await eventually(lambda: service.has_run("echo/e1/main"), within=WITHIN, what="run 2")
+        service.release.set()
+        expected = [("append", 403)] if request_bound else [("append", 403), ("ack", 409)]
+
+        async def fenced() -> bool:
+            return service.refused == expected
+
+        await eventually(fenced, within=WITHIN, what=f"the first run to be refused {expected}")
+        await eventually(lambda: service.has_run("echo/e1/main", 2), within=WITHIN, what="2 runs")
+        assert await replies(client, "echo/e1/main") == ["echo: hi"]
+        with_message = [
+            wake.generation
+            for wake in service.handled
+            if any(event.get("type") == "inbox" for event in wake.events)
+        ]
+        # The run sent again finished first, under a newer generation than the held one.
+        assert len(with_message) == 2 and with_message[0] > with_message[1], with_message
+        assert not service.failures
+        assert "Traceback" not in server.output(), server.output()[-3000:]

@@ -6,7 +6,8 @@ their acked offsets with the Durable Streams protocol, appends a ``state:replies
 each inbox message through the wake's producer, reports ``child_status`` to a waiting
 parent, and acks the wake through its callback. Request-bound, it does all that before
 answering ``{"done": true}``. ``slow_first`` makes the first wake with a message take that
-much longer, as a slow model call would.
+much longer, as a slow model call would; ``hold_first`` holds it (``holding`` is set) until
+the test sets ``release``, for a test that acts while that wake is in flight.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class WebhookService:
     token: str | None = None
     request_bound: bool = False
     slow_first: float = 0.0
+    hold_first: bool = False
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     # What the server refused: ("append" | "ack", status), e.g. a fenced older wake's.
     refused: list[tuple[str, int]] = field(default_factory=list)
     _slowed: bool = False
@@ -125,9 +129,12 @@ class WebhookService:
                     continue  # the entity was deleted since the wake was sent
                 read, next_offset = found
                 events += read
-                if self.slow_first and not self._slowed and _has_message(read):
+                if (self.slow_first or self.hold_first) and not self._slowed and _has_message(read):
                     self._slowed = True
                     await asyncio.sleep(self.slow_first)
+                    if self.hold_first:
+                        self.holding.set()
+                        await self.release.wait()
                 await self._react(client, root, path, read, payload["producer"])
                 # Ack what was read, not what was appended since: a message that landed
                 # in between must wake us again. Our own appends cost one quiet wake.
