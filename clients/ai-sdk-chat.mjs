@@ -115,6 +115,14 @@ const scenarios = {
     await page.resumeStream(); // the run is over: nothing to resume, nothing changes
     return { messages: resumed, after: page.messages, seen, loaded, status: page.status };
   },
+
+  // A page opened while the run goes (the server that ran it may have died meanwhile).
+  async reattach() {
+    const loaded = await history();
+    const page = new Chat({ messages: loaded });
+    await page.resumeStream();
+    return { messages: page.messages, loaded, status: page.status };
+  },
 };
 
 const result = await scenarios[scenario]();

@@ -50,12 +50,14 @@ def define_thread(
     config: ThreadConfig | None = None,
     *,
     state: Mapping[str, type[BaseModel]] | None = None,
+    lease_seconds: float = 30.0,
 ) -> EntityType:
     """Register a thread type (``name``) that chats with ``config``'s model and tools.
 
     ``state`` declares the thread's own collections, which its tools write through
     ``context.ctx.state`` and AG-UI front ends receive as ``STATE_SNAPSHOT`` /
-    ``STATE_DELTA``."""
+    ``STATE_DELTA``. ``lease_seconds`` is how long a worker's claim on a thread lasts
+    unrenewed: how soon another takes the run over after the first dies."""
     settings = config or ThreadConfig()
     settings.tool_table()  # a bad tool list fails here, at definition, not at the first run
 
@@ -74,6 +76,7 @@ def define_thread(
         description="A chat thread with an agent.",
         args=ThreadArgs,
         state=state,
+        lease_seconds=lease_seconds,
     )
 
 
