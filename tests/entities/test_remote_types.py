@@ -405,25 +405,31 @@ async def test_a_slow_wake_is_sent_again_and_its_first_run_fenced(
 
         assert await eventually(answered, within=WITHIN) == ["echo: hi"]
 
-        # The first run finishes after the second and is refused, append and ack alike.
-        expected = [("append", 403)] if request_bound else [("append", 403), ("ack", 409)]
+        # The first run finishes after the second and is refused.
+        generations = await first_run_fenced(client, service)
+        assert len(set(generations)) == 2, generations  # each under its own generation
 
-        async def fenced() -> bool:
-            return service.refused == expected
 
-        await eventually(fenced, within=WITHIN, what=f"the first run to be refused {expected}")
-        # A run is recorded after its refusals: wait for both runs' records.
-        await eventually(lambda: service.has_run("echo/e1/main", 2), within=WITHIN, what="2 runs")
-        assert await replies(client, "echo/e1/main") == ["echo: hi"]
-        runs = [wake for wake in service.handled if wake.events and wake.streams]
-        with_message = [
-            wake.generation
-            for wake in runs
-            if any(event.get("type") == "inbox" for event in wake.events)
-        ]
-        assert service.runs("echo/e1/main") == 2, service.handled
-        assert len(set(with_message)) == 2, with_message  # each under its own generation
-        assert not service.failures
+async def first_run_fenced(client: httpx.AsyncClient, service: WebhookService) -> list[int]:
+    """Once the first of two runs of one wake has finished after the second: it was
+    refused (its append, and its ack when it acks itself), the reply landed once. The
+    generations of the two runs, in the order they finished."""
+    expected = [("append", 403)] if service.request_bound else [("append", 403), ("ack", 409)]
+
+    async def fenced() -> bool:
+        return service.refused == expected
+
+    await eventually(fenced, within=WITHIN, what=f"the first run to be refused {expected}")
+    # A run is recorded after its refusals: wait for both runs' records.
+    await eventually(lambda: service.has_run("echo/e1/main", 2), within=WITHIN, what="2 runs")
+    assert await replies(client, "echo/e1/main") == ["echo: hi"]
+    assert service.runs("echo/e1/main") == 2, service.handled
+    assert not service.failures
+    return [
+        wake.generation
+        for wake in service.handled
+        if any(event.get("type") == "inbox" for event in wake.events)
+    ]
 
 
 @pytest.mark.parametrize("request_bound", [True, False], ids=["request-bound", "ack-immediate"])
@@ -451,20 +457,7 @@ async def test_a_server_killed_mid_delivery_sends_the_wake_again_and_fences_the_
         assert await eventually(answered, within=WITHIN) == ["echo: hi"]
         await eventually(lambda: service.has_run("echo/e1/main"), within=WITHIN, what="run 2")
         service.release.set()
-        expected = [("append", 403)] if request_bound else [("append", 403), ("ack", 409)]
-
-        async def fenced() -> bool:
-            return service.refused == expected
-
-        await eventually(fenced, within=WITHIN, what=f"the first run to be refused {expected}")
-        await eventually(lambda: service.has_run("echo/e1/main", 2), within=WITHIN, what="2 runs")
-        assert await replies(client, "echo/e1/main") == ["echo: hi"]
-        with_message = [
-            wake.generation
-            for wake in service.handled
-            if any(event.get("type") == "inbox" for event in wake.events)
-        ]
+        generations = await first_run_fenced(client, service)
         # The run sent again finished first, under a newer generation than the held one.
-        assert len(with_message) == 2 and with_message[0] > with_message[1], with_message
-        assert not service.failures
+        assert generations[0] > generations[1], generations
         assert "Traceback" not in server.output(), server.output()[-3000:]
