@@ -58,13 +58,14 @@ from wakeful.agent.models import Message, ModelRequest, TestModel, ToolCall, Too
 from wakeful.agent.models.test import call
 from wakeful.agent.provider import agent_resources
 from wakeful.agent.tools import Tool, tool
+from wakeful.background import Background, make_storage
 from wakeful.entities import events as entity_events
 from wakeful.entities.addressing import Address
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.service import EntityService
 from wakeful.entities.wake import Wake
-from wakeful.server.app import Background, ServerSettings, make_storage
+from wakeful.settings import Settings
 from wakeful.state.materialize import StateStore
 
 SECTION = "## Agent loop"
@@ -183,7 +184,7 @@ async def measure_wakeful(
 
     registry.define("bench", handler)
     database = directory / "wakeful.db"
-    settings = ServerSettings(database=str(database), sqlite_synchronous="normal")
+    settings = Settings(database=str(database), sqlite_synchronous="normal")
     storage = make_storage(settings)
     await storage.start()
     background = Background(storage, registry, settings)

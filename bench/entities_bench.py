@@ -45,6 +45,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from wakeful.background import Background
 from wakeful.entities.addressing import Address
 from wakeful.entities.context import Context, creation_operations
 from wakeful.entities.definition import Registry
@@ -52,7 +53,7 @@ from wakeful.entities.loading import read_messages
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.service import EntityService
 from wakeful.entities.wake import Wake
-from wakeful.server.app import Background, ServerSettings
+from wakeful.settings import Settings
 from wakeful.streams.storage import Storage, open_storage
 
 HERE = Path(__file__).resolve().parent
@@ -167,7 +168,7 @@ def start_process(command: str, *arguments: str) -> subprocess.Popen[bytes]:
 @contextlib.asynccontextmanager
 async def runtime(database: str, *, workers: bool = True) -> AsyncIterator[Background]:
     """Storage plus what ``wakeful serve`` runs beside HTTP: runtime, scheduler, dispatcher."""
-    settings = ServerSettings(database=database, run_workers=workers)
+    settings = Settings(database=database, run_workers=workers)
     storage = open_storage(database)
     await storage.start()
     background = Background(storage, registry, settings)

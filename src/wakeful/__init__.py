@@ -81,6 +81,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     )
     from .server.app import create_app
     from .server.principals import Auth, Principal, bearer_token
+    from .settings import InvalidSettings, Settings
     from .state import StateStore
     from .threads.definition import ThreadConfig, define_thread
 
@@ -104,6 +105,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     # chat threads
     "wakeful.threads.definition": ("ThreadConfig", "define_thread"),
     # serving and calling a server
+    "wakeful.settings": ("Settings", "InvalidSettings"),
     "wakeful.server.app": ("create_app",),
     "wakeful.server.principals": ("Auth", "Principal", "bearer_token"),
     "wakeful.client": ("AsyncClient", "Client", "Entity", "Event", "Thread"),
@@ -182,6 +184,7 @@ __all__ = [
     "InvalidEntityURL",
     "InvalidMessage",
     "InvalidSchema",
+    "InvalidSettings",
     "InvalidURL",
     "LocalTypeConflict",
     "MCPTools",
@@ -202,6 +205,7 @@ __all__ = [
     "RunResult",
     "SequenceGap",
     "ServerUnreachable",
+    "Settings",
     "Signal",
     "StaleEpoch",
     "StateStore",

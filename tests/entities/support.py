@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 import orjson
 from support.waiting import eventually, of_type
 
+from wakeful.background import Background
 from wakeful.entities.addressing import Address
 from wakeful.entities.definition import Registry
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.service import EntityService
 from wakeful.errors import WakefulError
-from wakeful.server.app import Background, ServerSettings
+from wakeful.settings import Settings
 from wakeful.state import StateStore
 from wakeful.streams.storage import Storage
 
@@ -114,7 +115,7 @@ async def start_harness(
     storage: Storage, registry: Registry, *, workers: bool = True, concurrency: int = 8
 ) -> Harness:
     await storage.start()
-    settings = ServerSettings(run_workers=workers, worker_concurrency=concurrency)
+    settings = Settings(run_workers=workers, worker_concurrency=concurrency)
     background = Background(storage, registry, settings)
     await background.start()
     return Harness(storage, registry, background, EntityService(storage, registry))

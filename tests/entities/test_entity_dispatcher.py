@@ -20,6 +20,7 @@ from wakeful.entities.passes import PassRunner
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.wake import Wake
 from wakeful.errors import WakefulError
+from wakeful.settings import Settings
 
 from .conftest import HarnessFactory
 from .support import wakes
@@ -54,7 +55,9 @@ async def test_two_runtimes_never_run_one_entity_concurrently(
             active[ctx.url] -= 1
 
     harness = await harness_factory(registry)
-    second = Runtime(harness.storage, registry, concurrency=8, name="second-runtime")
+    second = Runtime(
+        harness.storage, registry, settings=Settings(worker_concurrency=8), name="second-runtime"
+    )
     await second.start()
     try:
         urls = [f"/busy/b{index}" for index in range(6)]
@@ -166,7 +169,12 @@ async def test_idle_entities_hold_no_tasks_and_leave_the_cache(
     calls: list[str] = []
     registry = counting_registry(calls)
     harness = await harness_factory(registry, workers=False)
-    small = Runtime(harness.storage, registry, concurrency=2, cache_size=3, name="small")
+    small = Runtime(
+        harness.storage,
+        registry,
+        settings=Settings(worker_concurrency=2, state_cache_size=3),
+        name="small",
+    )
     await small.start()
     try:
         tasks_before = len(asyncio.all_tasks())

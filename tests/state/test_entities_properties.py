@@ -36,6 +36,7 @@ from wakeful.entities.loading import StateCache, models_of, read_messages
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.service import EntityService
 from wakeful.entities.wake import Wake
+from wakeful.settings import Settings
 from wakeful.state import StateStore
 from wakeful.streams.model import AppendRequest, CreateRequest
 from wakeful.streams.storage.sqlite import SqliteStorage
@@ -383,7 +384,9 @@ class EntityRig:
     def __init__(self, directory: Path) -> None:
         self.runner = asyncio.Runner()
         self.storage = SqliteStorage(str(directory / "entities.db"))
-        self.runtime = Runtime(self.storage, keeper_registry, concurrency=4)
+        self.runtime = Runtime(
+            self.storage, keeper_registry, settings=Settings(worker_concurrency=4)
+        )
         self.service = EntityService(self.storage, keeper_registry)
         self.ids = itertools.count(1)
         self.run(self.storage.start())

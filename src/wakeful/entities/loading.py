@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..errors import WakefulError
+from ..settings import DEFAULTS
 from ..state import StateStore
 from ..streams.storage import Storage
 from . import vocabulary as v
@@ -71,7 +72,7 @@ class Loaded:
 
 
 class StateCache:
-    def __init__(self, storage: Storage, capacity: int = 1000) -> None:
+    def __init__(self, storage: Storage, capacity: int = DEFAULTS.state_cache_size) -> None:
         self._storage = storage
         self._capacity = capacity
         self._entries: OrderedDict[str, Loaded] = OrderedDict()

@@ -20,6 +20,7 @@ import time
 import orjson
 
 from ..errors import Conflict, NotFound, UnknownEntityType, WakefulError
+from ..settings import DEFAULTS, Settings
 from ..streams.model import CreateRequest
 from ..streams.storage import Storage
 from .addressing import WAKE_STREAM, from_subscription_id
@@ -41,20 +42,19 @@ class Runtime:
         storage: Storage,
         registry: Registry,
         *,
-        concurrency: int = 64,
-        cache_size: int = 1000,
+        settings: Settings = DEFAULTS,
         name: str | None = None,
         resources: Resources | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.name = name or worker_name()
-        self.cache = StateCache(storage, cache_size)
+        self.cache = StateCache(storage, settings.state_cache_size)
         self.passes = PassRunner(storage, registry, self.cache, self.name, resources)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._concurrency = concurrency
+        self._concurrency = settings.worker_concurrency
         self.passes_run = 0
 
     async def start(self) -> None:

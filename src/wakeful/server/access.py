@@ -28,8 +28,9 @@ from ..errors import (
     UnknownEntityType,
     WakefulError,
 )
-from ..streams.http import paths
-from ..streams.http.context import MOUNT, base_headers, error_response
+from ..streams import paths
+from ..streams.http.context import base_headers, error_response
+from ..streams.paths import MOUNT
 from ..streams.storage import Storage
 from ..streams.subscriptions.model import SubscriptionSpec
 from .policy import Action, EntityTarget, Policy, StreamTarget, Target, TypesTarget

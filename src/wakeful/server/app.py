@@ -7,11 +7,9 @@ runtime, the scheduler and the subscription dispatcher in the same process.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
+import importlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from http import HTTPStatus
 
 from fastapi import FastAPI
@@ -22,22 +20,16 @@ from starlette.responses import Response
 
 from .. import __version__
 from ..agent.answers import ToolAnswers
-from ..agent.limits import Concurrency
-from ..agent.provider import ModelCache, agent_resources
+from ..background import Background, make_storage
 from ..entities.definition import Registry
-from ..entities.remote_types import RemoteTypes
-from ..entities.runtime import Runtime
 from ..entities.service import EntityService
 from ..entities.type_service import TypeService
 from ..errors import BadRequest, ErrorCode, WakefulError, brief
-from ..streams import json_limits
+from ..settings import InvalidSettings, Settings
 from ..streams.http.app import stream_routes
-from ..streams.http.context import MOUNT, Limits, StreamsContext, base_headers, error_response
+from ..streams.http.context import Limits, StreamsContext, base_headers, error_response
 from ..streams.http.statuses import KIND_OF_STATUS
-from ..streams.scheduler import Scheduler
-from ..streams.storage import Storage, open_storage
-from ..streams.subscriptions.delivery import Dispatcher
-from ..streams.subscriptions.routes import SubscriptionsAPI, load_keys
+from ..streams.subscriptions.routes import SubscriptionsAPI
 from ..threads.service import ThreadService
 from . import openapi
 from .access import Access, AuthenticationMiddleware, StreamGuard
@@ -47,130 +39,57 @@ from .console import console_routes
 from .cors import ApiCorsMiddleware
 from .entities_api import entities_router
 from .limits import BodyLimitMiddleware, HeaderLimitMiddleware, RequestLimits
-from .principals import Auth, single_token
+from .principals import Auth, load_auth, load_tokens_file, single_token
 from .threads_api import threads_router
 from .types_api import types_router
 
-log = logging.getLogger("wakeful.server")
+# The name this object had when only the server read it.
+ServerSettings = Settings
 
 
-@dataclass(slots=True)
-class ServerSettings:
-    database: str = ".wakeful/wakeful.db"
-    max_body_bytes: int = 32 << 20
-    long_poll_timeout: float = 30.0
-    sse_max_seconds: float = 60.0
-    sqlite_synchronous: str = "normal"
-    expiry_sweep_seconds: float = 30.0
-    run_workers: bool = True
-    worker_concurrency: int = 64
-    token: str | None = None  # bearer token required on every request when set
-    # Principals and their policy (--auth, a tokens file); overrides ``token`` when set.
-    auth: Auth | None = None
-    max_live_per_client: int = 64
-    max_model_calls: int = 16  # model calls at once in this process
-    max_tool_calls: int = 32  # tool executions at once in this process
-    thread_type: str = "thread"
-    # Where outside services reach this server (webhook callbacks of remote types).
-    public_url: str | None = None
-    max_json_depth: int = json_limits.DEFAULT_MAX_DEPTH  # deeper JSON bodies get 400
-    max_header_bytes: int = 64 << 10  # all headers of one request together; more get 431
-    max_headers: int = 100
-    # Origins a browser may call the JSON API from ("*": any; the streams allow any).
-    cors_origins: tuple[str, ...] = ("*",)
-
-    def request_limits(self) -> RequestLimits:
-        return RequestLimits(
-            max_body_bytes=self.max_body_bytes,
-            max_json_depth=json_limits.check_depth_setting(self.max_json_depth),
-            max_header_bytes=self.max_header_bytes,
-            max_headers=self.max_headers,
-        )
-
-
-def make_storage(settings: ServerSettings) -> Storage:
-    options: dict[str, object] = {}
-    if not settings.database.startswith(("postgresql://", "postgres://")):
-        options["synchronous"] = settings.sqlite_synchronous
-    return open_storage(settings.database, **options)
-
-
-def callback_root(settings: ServerSettings) -> str | None:
-    """The streams root that webhook services call back to, if the server knows its URL."""
-    return f"{settings.public_url.rstrip('/')}{MOUNT}" if settings.public_url else None
-
-
-class Background:
-    """The tasks a process runs beside (or instead of) serving HTTP.
-
-    ``registry`` is the given one plus the database's remote types: use it, not the
-    given one, for everything that spawns or messages entities."""
-
-    def __init__(self, storage: Storage, registry: Registry, settings: ServerSettings) -> None:
-        self.storage = storage
-        self.remote_types = RemoteTypes(storage, callback_root(settings))
-        registry = registry.with_remote(self.remote_types)
-        self.registry = registry
-        self.settings = settings
-        self.scheduler = Scheduler(storage)
-        self.concurrency = Concurrency(settings.max_model_calls, settings.max_tool_calls)
-        self.models = ModelCache()
-        self.runtime = Runtime(
-            storage,
-            registry,
-            concurrency=settings.worker_concurrency,
-            resources=agent_resources(self.concurrency, self.models),
-        )
-        self.dispatcher: Dispatcher | None = None
-        self._sweeper: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.remote_types.start()
-        key, secret = await load_keys(self.storage.subscriptions)
-        self.dispatcher = Dispatcher(self.storage.subscriptions, key, secret)
-        self.storage.subscriptions.on_wake = self.dispatcher.poke
-        self.dispatcher.start()
-        self.scheduler.start()
-        if self.settings.run_workers:
-            await self.runtime.start()
-        self._sweeper = asyncio.create_task(self._sweep_expired())
-
-    async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-        await self.runtime.stop()
-        await self.models.aclose()
-        await self.scheduler.stop()
-        if self.dispatcher is not None:
-            await self.dispatcher.stop()
-        await self.remote_types.stop()
-
-    async def _sweep_expired(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.expiry_sweep_seconds)
-            try:
-                await self.storage.expire()
-            except Exception:
-                log.exception("expiry sweep failed")
+def request_limits(settings: Settings) -> RequestLimits:
+    return RequestLimits(
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+    )
 
 
 async def _open(request: Request) -> None:
     """The route guard of a server without principals: everyone is the admin."""
 
 
-def server_auth(settings: ServerSettings) -> Auth | None:
-    """The principals of this server: ``auth`` if given, else one admin holding ``token``,
-    else none (every caller is the admin: a server only this machine can reach)."""
-    if settings.auth is not None:
-        return settings.auth
-    return single_token(settings.token) if settings.token else None
+def server_auth(settings: Settings) -> Auth | None:
+    """The principals of this server: the ``principals`` file or ``auth`` (an Auth, an
+    authenticator, or its ``module:object`` name) if given, else one admin holding
+    ``token``, else none (every caller is the admin: a server only this machine can
+    reach). Raises :class:`InvalidSettings` when they cannot be loaded."""
+    if settings.principals is not None and settings.auth is not None:
+        raise InvalidSettings({"auth": "give auth or principals, not both"}, {})
+    try:
+        if settings.principals is not None:
+            return load_tokens_file(settings.principals)
+    except ValueError as exc:
+        raise InvalidSettings({"principals": str(exc)}, {}) from None
+    if settings.auth is None:
+        return single_token(settings.token) if settings.token else None
+    value = settings.auth
+    try:
+        if isinstance(value, str):
+            module_name, _, attribute = value.partition(":")
+            value = getattr(importlib.import_module(module_name), attribute)
+        return load_auth(value)
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        raise InvalidSettings({"auth": f"cannot load {settings.auth!r}: {exc}"}, {}) from None
 
 
-def create_app(settings: ServerSettings | None = None, registry: Registry | None = None) -> FastAPI:
-    """The whole server, guarded by the principals and policy of ``server_auth``."""
-    settings = settings or ServerSettings()
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+    """The whole server, guarded by the principals and policy of ``server_auth``.
+
+    ``settings`` defaults to ``Settings()``, every default: the environment is read by
+    ``Settings.from_env()`` (which ``wakeful serve`` uses), not here."""
+    settings = settings or Settings()
     registry = registry if registry is not None else Registry()
     storage = make_storage(settings)
     auth = server_auth(settings)
@@ -181,7 +100,7 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
             long_poll_timeout=settings.long_poll_timeout,
             sse_max_seconds=settings.sse_max_seconds,
             max_live_per_client=settings.max_live_per_client,
-            max_json_depth=json_limits.check_depth_setting(settings.max_json_depth),
+            max_json_depth=settings.max_json_depth,
         ),
     )
     background = Background(storage, registry, settings)
@@ -264,7 +183,7 @@ def create_app(settings: ServerSettings | None = None, registry: Registry | None
     app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
     # The last added runs first: header limits, CORS (a preflight carries no token), who
     # is calling, then the stream paths, then the body and JSON limits.
-    limits = settings.request_limits()
+    limits = request_limits(settings)
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     if access is not None:
         app.add_middleware(StreamGuard, access=access)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..streams.http.context import MOUNT
+from ..streams.paths import MOUNT
 
 API_METHODS = ["GET", "POST", "PUT", "DELETE"]
 EXPOSED = ["Location", "Retry-After", "WWW-Authenticate"]

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import HeadersTooLarge, PayloadTooLarge, WakefulError
+from ..settings import DEFAULTS
 from ..streams import json_limits
-from ..streams.http.context import MOUNT, base_headers, error_response
+from ..streams.http.context import base_headers, error_response
+from ..streams.paths import MOUNT
 
 
 @dataclass(frozen=True, slots=True)
 class RequestLimits:
-    max_body_bytes: int = 32 << 20
-    max_json_depth: int = json_limits.DEFAULT_MAX_DEPTH
-    max_header_bytes: int = 64 << 10  # all names and values of one request together
-    max_headers: int = 100
+    max_body_bytes: int = DEFAULTS.max_body_bytes
+    max_json_depth: int = DEFAULTS.max_json_depth
+    max_header_bytes: int = DEFAULTS.max_header_bytes  # all names and values together
+    max_headers: int = DEFAULTS.max_headers
 
 
 def check_headers(headers: list[tuple[bytes, bytes]], limits: RequestLimits) -> None:

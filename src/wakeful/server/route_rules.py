@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ..streams.http.context import MOUNT
+from ..streams.paths import MOUNT
 from .policy import Action
 
 #: public: no credentials; callback: the callback token of one wake; any: any principal;

@@ -78,12 +78,6 @@ def too_deep(max_depth: int) -> BadRequest:
     )
 
 
-def check_depth_setting(max_depth: int) -> int:
-    if not 1 <= max_depth <= WRITABLE_DEPTH:
-        raise ValueError(f"the JSON depth limit must be between 1 and {WRITABLE_DEPTH}")
-    return max_depth
-
-
 def may_exceed_depth(body: bytes, max_depth: int) -> bool:
     """False when ``body`` cannot nest deeper than ``max_depth``: it opens fewer
     containers than that in all. Lets most bodies skip the walk (a C-speed count)."""

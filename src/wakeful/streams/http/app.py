@@ -10,8 +10,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import ErrorCode, MethodNotAllowed, NotFound, WakefulError, excerpt
+from .. import paths
 from . import headers as h
-from . import paths, reads, writes
+from . import reads, writes
 from .context import StreamsContext, base_headers, error_response
 
 Handler = Callable[[StreamsContext, Request, str], Awaitable[Response]]

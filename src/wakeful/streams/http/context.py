@@ -10,23 +10,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import ErrorCode, TooManyRequests, WakefulError
-from ..json_limits import DEFAULT_MAX_DEPTH
+from ...settings import DEFAULTS
+from ..paths import MOUNT
 from ..storage import Storage
 from ..storage.base import DEFAULT_CHUNK_BYTES
 from . import headers as h
 from .statuses import headers_of, status_of
 
-MOUNT = "/v1/stream"
-
 
 @dataclass(slots=True)
 class Limits:
-    max_body_bytes: int = 32 << 20
+    max_body_bytes: int = DEFAULTS.max_body_bytes
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
-    long_poll_timeout: float = 30.0
-    sse_max_seconds: float = 60.0
-    max_live_per_client: int = 64  # open long-poll and SSE reads per client address
-    max_json_depth: int = DEFAULT_MAX_DEPTH  # nesting of JSON-mode appends
+    long_poll_timeout: float = DEFAULTS.long_poll_timeout
+    sse_max_seconds: float = DEFAULTS.sse_max_seconds
+    max_live_per_client: int = DEFAULTS.max_live_per_client
+    max_json_depth: int = DEFAULTS.max_json_depth  # nesting of JSON-mode appends
 
 
 ReadGuard = Callable[[Request, str], Awaitable[None]]

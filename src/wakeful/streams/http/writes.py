@@ -9,10 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, ErrorCode, PayloadTooLarge
-from .. import framing, offsets
+from .. import framing, offsets, paths
 from ..model import AppendRequest, CreateRequest, ForkSpec
 from . import headers as h
-from . import paths
 from .context import StreamsContext
 
 

@@ -11,7 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ...errors import BadRequest, ErrorCode, brief
-from ..http import paths
+from .. import paths
 from . import webhook_urls
 
 ID_PATTERN = re.compile(r"\A[A-Za-z0-9._~-]{1,200}\Z")

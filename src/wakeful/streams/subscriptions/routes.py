@@ -11,14 +11,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import BadRequest, ErrorCode, MethodNotAllowed, WakefulError
-from .. import json_limits, offsets
-from ..http import paths
+from .. import json_limits, offsets, paths
 from ..http.app import protect
 from ..http.context import StreamsContext
 from ..http.headers import format_expiry
 from ..http.writes import read_body
-from . import signing, tokens
 from .delivery import callback_url, stream_view
+from .keys import load_keys
 from .model import Ack, SubscriptionRow, SubscriptionSpec, WakeRequest, validate_id
 from .signing import SigningKey
 from .store import SubscriptionStore
@@ -245,12 +244,6 @@ class SubscriptionsAPI:
             Route(f"{base}/subscriptions/{{id}}/callback", protect(self.ack), methods=post),
             Route(f"{base}/subscriptions/{{id}}/release", protect(self.release), methods=post),
         ]
-
-
-async def load_keys(store: SubscriptionStore) -> tuple[SigningKey, bytes]:
-    """The webhook signing key and the token secret, created on first start."""
-    key = SigningKey.from_bytes(await store.setting(signing.SETTING, signing.new_private_key))
-    return key, await store.setting(tokens.SETTING, tokens.new_secret)
 
 
 def _method(request: Request) -> WakefulError:

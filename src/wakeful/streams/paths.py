@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ...errors import BadRequest, ErrorCode, NotFound
+from ..errors import BadRequest, ErrorCode, NotFound
 
+#: Where the streams are served, and so the root of every stream URL a process hands out
+#: (webhook callbacks included), HTTP server or not.
+MOUNT = "/v1/stream"
 MAX_PATH_LENGTH = 1024
 RESERVED = "__ds"
 
