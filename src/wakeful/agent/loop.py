@@ -47,13 +47,13 @@ from .models.base import (
 from .options import AgentOptions
 from .rows import DeltaRow, ReasoningRow, RunRow, StepRow, TextRow, ToolCallRow
 from .tools import Tool, ToolArgumentsError, ToolContext
+from .writer import RowT, RowWriter
 
 if TYPE_CHECKING:
     from ..entities.context import Context
 
 log = logging.getLogger("wakeful.agent")
 T = TypeVar("T")
-RowT = TypeVar("RowT", RunRow, StepRow, ToolCallRow)
 
 
 class Interrupted(Exception):
@@ -111,6 +111,7 @@ class Agent:
         self.tools = options.tool_table()
         self.concurrency = concurrency
         self.rows = r.Rows(ctx.store)
+        self._writer = RowWriter(ctx)
         self._history: dict[str, list[Message]] = {}  # turns of finished steps, by step
         self._interruptible_work: set[asyncio.Future[Any]] = set()
         self._interrupt_watch: asyncio.Future[None] | None = None
@@ -191,34 +192,21 @@ class Agent:
     # --- rows ------------------------------------------------------------------------
 
     def _emit(self, event: dict[str, Any]) -> None:
-        self.ctx.output.events.append(event)
-        self.ctx.store.apply(event)
+        self._writer.emit(event)
 
     def _insert(self, row: RowT) -> RowT:
-        """Write a new row. The store keeps the row's dump, and the row itself as its
-        typed view, so that the loop's next read of it costs no validation."""
-        event = r.row_event(row, new=True)
-        self._emit(event)
-        self.ctx.store.collection(event["type"]).keep_view(row.id, row)
-        return row
+        return self._writer.insert(row)
 
     def _save(self, row: RowT, **changes: Any) -> RowT:
-        """Write ``row`` with ``changes``; returns it as written.
+        """Write ``row`` with ``changes`` (fields of its model only); returns it as written.
 
-        The new value is the stored one merged with ``changes`` (a dict merge: the loop
-        writes rows at every step, and a model copy plus a dump cost several times
-        that); it is validated once, here, into the row every reader of the pass shares."""
+        A dict merge, not a model copy: the loop writes rows at every step, and a copy plus
+        a dump cost several times that."""
         model = type(row)
         unknown = changes.keys() - model.model_fields.keys()
         if unknown:
             raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
-        kind = r.COLLECTION_OF[model]
-        rows = self.ctx.store.collection(kind)
-        stored = rows.raw(row.id)
-        self._emit(r.change_event(kind, row.id, {**(stored or row.wire()), **changes}))
-        saved = rows.view(row.id, model)
-        assert saved is not None
-        return saved
+        return self._writer.save(row, **changes)
 
     # --- runs and steps --------------------------------------------------------------
 
