@@ -1,0 +1,160 @@
+"""pydantic-ai agents run durably: rows in the loop's vocabulary, structured output on
+the run, history from the stream, usage limits, and approvals answered over the API."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import pytest
+from agent.support import AgentApp
+from pydantic import BaseModel
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.test import TestModel
+from pydantic_ai.usage import UsageLimits
+from support.waiting import of_type
+
+from wakeful import MissingExtra
+from wakeful.entities.context import Context
+from wakeful.entities.definition import Registry
+from wakeful.entities.wake import Wake
+from wakeful.integrations.pydantic_ai import WakefulAgent, idempotency_key
+
+LEASE = 1.0
+
+
+class Forecast(BaseModel):
+    city: str
+    degrees: int
+
+
+def define(registry: Registry, name: str, durable: WakefulAgent[Any, Any], **run: Any) -> list[Any]:
+    results: list[Any] = []
+
+    async def handler(ctx: Context, wake: Wake) -> None:
+        results.append(await durable.run(ctx, **run))
+
+    registry.define(name, handler, lease_seconds=LEASE)
+    return results
+
+
+async def test_a_run_with_tools_is_recorded_as_native_rows(agent_app: Any) -> None:
+    keys: list[str] = []
+    agent = Agent(TestModel(), output_type=Forecast, deps_type=str)
+
+    @agent.tool
+    def temperature(ctx: RunContext[str], city: str) -> int:
+        keys.append(idempotency_key())
+        return 21 if ctx.deps == "metric" else 70
+
+    registry = Registry()
+    results = define(registry, "weather", WakefulAgent(agent), deps="metric")
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("weather", "w1", message="Weather in Paris?")
+    run = await app.wait_run(url)
+    assert run["status"] == "completed", run["error"]
+    assert run["output"] == {"city": "a", "degrees": 0}  # TestModel's own arguments
+    assert results[-1].output == Forecast(city="a", degrees=0)
+    rows = await app.rows(url)
+    steps = rows.steps(run["id"])
+    assert [step.status for step in steps] == ["completed", "completed"]
+    assert run["steps"] == 2 and run["input_tokens"] > 0 and run["output_tokens"] > 0
+    (call,) = rows.calls(steps[0].id)
+    assert (call.name, call.status, call.result, call.attempts) == (
+        "temperature",
+        "completed",
+        21,
+        1,
+    )
+    assert call.idempotency_key == f"{url}:{run['id']}:{call.id}"
+    assert keys == [call.idempotency_key]
+
+
+async def test_text_streams_as_deltas_and_history_comes_from_the_stream(agent_app: Any) -> None:
+    seen: list[list[ModelMessage]] = []
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> Any:
+        seen.append(messages)
+        for word in ("Hello ", "there, ", f"message {len(seen)}."):
+            yield word
+
+    agent = Agent(FunctionModel(stream_function=stream))
+    registry = Registry()
+    define(registry, "chat", WakefulAgent(agent, delta_interval=0.0))
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("chat", "c1", message="Hi!")
+    first = await app.wait_run(url)
+    assert first["text"] == "Hello there, message 1."
+    await app.send(url, "Again?")
+    second = await app.wait_run(url, count=2)
+    assert second["status"] == "completed" and second["text"] == "Hello there, message 2."
+    events = await app.events(url)
+    deltas = [e["value"]["delta"] for e in of_type(events, "text_delta")]
+    assert "".join(deltas) == "Hello there, message 1.Hello there, message 2."
+    assert len(deltas) > 2
+    # The second run saw the first run's prompt and answer, then its own prompt.
+    prompts = [part.content for m in seen[1] for part in m.parts if part.part_kind == "user-prompt"]
+    answers = [part.content for m in seen[1] if isinstance(m, ModelResponse) for part in m.parts]
+    assert prompts == ["Hi!", "Again?"]
+    assert answers == ["Hello there, message 1."]
+
+
+async def test_usage_limits_abort_the_run(agent_app: Any) -> None:
+    def loop(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[ToolCallPart("again", {})])
+
+    agent = Agent(FunctionModel(loop))
+
+    @agent.tool_plain
+    def again() -> str:
+        return "more"
+
+    registry = Registry()
+    define(registry, "looper", WakefulAgent(agent), usage_limits=UsageLimits(request_limit=3))
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("looper", "l1", message="Go.")
+    run = await app.wait_run(url)
+    assert (run["status"], run["finish_reason"]) == ("aborted", "usage_limit"), run["error"]
+    assert run["steps"] == 3
+
+
+async def test_an_approval_tool_waits_for_the_api(agent_app: Any) -> None:
+    ran: list[str] = []
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("delete", {"path": "/tmp/x"}, "c1")])
+        return ModelResponse(parts=[TextPart("Done.")])
+
+    agent = Agent(FunctionModel(model))
+
+    @agent.tool_plain(requires_approval=True)
+    def delete(path: str) -> str:
+        ran.append(path)
+        return f"deleted {path}"
+
+    registry = Registry()
+    define(registry, "admin", WakefulAgent(agent))
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("admin", "a1", message="Delete it.")
+    run = await app.wait_run(url, {"awaiting_tool_results"})
+    call = await app.wait_call(url, "awaiting_approval")
+    assert (call["id"], call["kind"], ran) == ("c1", "approval", [])
+    response = await app.answer(url, "c1", "approve", {})
+    assert response.status_code == 202, response.text
+    run = await app.wait_run(url)
+    assert (run["status"], run["text"]) == ("completed", "Done.")
+    assert ran == ["/tmp/x"]
+    rows = await app.rows(url)
+    assert rows.call("c1") is not None and rows.call("c1").result == "deleted /tmp/x"
+
+
+def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pydantic_ai", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "wakeful.integrations.pydantic_ai")
+    with pytest.raises(MissingExtra) as raised:
+        importlib.import_module("wakeful.integrations.pydantic_ai")
+    assert "pip install 'wakeful[pydantic-ai]'" in str(raised.value)
