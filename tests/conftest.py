@@ -28,7 +28,7 @@ from support.client_types import serve
 from support.postgres import new_schema, postgres_url, require_postgres, schema_url
 from support.servers import Server, free_port
 
-from wakeful.server.app import ServerSettings, create_app
+from wakeful import Settings, create_app
 
 __all__ = ["backend", "new_schema", "postgres_url", "storage"]
 
@@ -131,7 +131,7 @@ async def asgi_client(
     fresh_database: Callable[[], str],
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client for an in-process app on a fresh database, with the app's lifespan running."""
-    settings = ServerSettings(database=fresh_database(), long_poll_timeout=1.0)
+    settings = Settings(database=fresh_database(), long_poll_timeout=1.0)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -20,9 +20,9 @@ import pytest
 from support.servers import free_port
 from support.waiting import eventually
 
+from wakeful import Settings, create_app
 from wakeful.agent.models.demo import LABEL
 from wakeful.entities.definition import Registry
-from wakeful.server.app import ServerSettings, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 15.0
@@ -52,7 +52,7 @@ async def app_for(fresh_database: Callable[[], str]) -> AsyncIterator[AppFactory
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(registry: Registry) -> httpx.AsyncClient:
-            app = create_app(ServerSettings(database=fresh_database()), registry)
+            app = create_app(Settings(database=fresh_database()), registry)
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             client = httpx.AsyncClient(transport=transport, base_url="http://wakeful.test")

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from support.fakes import FakeAnthropic, FakeOpenAI
 
+from wakeful import Settings, create_app
 from wakeful.entities.definition import Registry
-from wakeful.server.app import ServerSettings, create_app
 
 from .support import AgentApp, Provider
 
@@ -40,7 +40,7 @@ async def agent_app(fresh_database: Callable[[], str]) -> AsyncIterator[AppFacto
         database = database or fresh_database()
         stack = contextlib.AsyncExitStack()
         stacks.append(stack)
-        app = create_app(ServerSettings(database=database, long_poll_timeout=2.0), registry)
+        app = create_app(Settings(database=database, long_poll_timeout=2.0), registry)
         await stack.enter_async_context(app.router.lifespan_context(app))
         transport = httpx.ASGITransport(app=app)
         client = await stack.enter_async_context(

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from wakeful.server.app import ServerSettings, create_app
+from wakeful import Settings, create_app
 from wakeful.server.console import STATIC
 
 IMPORT = re.compile(r"""^\s*import\s.*?from\s+["'](?P<path>[^"']+)["'];?\s*$""", re.MULTILINE)
@@ -21,7 +21,7 @@ IMPORT = re.compile(r"""^\s*import\s.*?from\s+["'](?P<path>[^"']+)["'];?\s*$""",
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ServerSettings(database=str(tmp_path / "wakeful.db"), token="secret"))
+    app = create_app(Settings(database=str(tmp_path / "wakeful.db"), token="secret"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wakeful.test") as c:

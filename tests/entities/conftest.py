@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
+from wakeful import Settings, create_app
 from wakeful.entities.definition import Registry
-from wakeful.server.app import ServerSettings, create_app
 from wakeful.streams.storage import open_storage
 
 from .support import Harness, start_harness
@@ -84,7 +84,7 @@ async def api_factory(fresh_database: Callable[[], str]) -> AsyncIterator[ApiFac
     async with contextlib.AsyncExitStack() as stack:
 
         async def start(registry: Registry) -> httpx.AsyncClient:
-            settings = ServerSettings(database=fresh_database(), long_poll_timeout=1.0)
+            settings = Settings(database=fresh_database(), long_poll_timeout=1.0)
             app = create_app(settings, registry)
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from wakeful.server.app import ServerSettings, create_app
+from wakeful import Settings, create_app
 
 APP_ORIGIN = "https://app.example"
 
@@ -24,7 +24,7 @@ def preflight(method: str = "POST", origin: str = APP_ORIGIN) -> dict[str, str]:
 @pytest.fixture
 async def restricted(fresh_database: Callable[[], str]) -> AsyncIterator[httpx.AsyncClient]:
     """A server that allows one origin only, and wants a token."""
-    settings = ServerSettings(database=fresh_database(), cors_origins=(APP_ORIGIN,), token="t" * 20)
+    settings = Settings(database=fresh_database(), cors_origins=(APP_ORIGIN,), token="t" * 20)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

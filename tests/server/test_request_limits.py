@@ -13,7 +13,7 @@ import orjson
 import pytest
 from support.raw_http import assert_rejected
 
-from wakeful.server.app import ServerSettings, create_app
+from wakeful import Settings, create_app
 from wakeful.streams import offsets
 
 # Every JSON body the API takes, with where a hostile value goes in it.
@@ -98,7 +98,7 @@ async def test_refusals_quote_big_input_briefly(asgi_client: httpx.AsyncClient) 
 
 async def test_depth_limit_is_configurable(fresh_database: object) -> None:
     assert callable(fresh_database)
-    app = create_app(ServerSettings(database=fresh_database(), max_json_depth=4))
+    app = create_app(Settings(database=fresh_database(), max_json_depth=4))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wakeful.test") as client:
@@ -113,7 +113,7 @@ async def test_depth_limit_is_configurable(fresh_database: object) -> None:
             refused = await client.post(stream, content=b"[[[[[1]]]]]", headers=json_type)
             assert_rejected(refused, status=400, mentions="deeper")
     with pytest.raises(ValueError, match="254"):
-        create_app(ServerSettings(database=fresh_database(), max_json_depth=255))
+        create_app(Settings(database=fresh_database(), max_json_depth=255))
 
 
 # -- subscription control bodies ------------------------------------------------------
@@ -128,7 +128,7 @@ async def test_subscription_control_bodies_take_the_same_json_limits(
     """Subscription bodies (create, add streams, claim, ack, callback, release) enter
     through the one checked parser: the configured depth, 64-bit integers, one error."""
     assert callable(fresh_database)
-    app = create_app(ServerSettings(database=fresh_database(), max_json_depth=4))
+    app = create_app(Settings(database=fresh_database(), max_json_depth=4))
     deep = {"x": {"a": {"b": {"c": [1]}}}}  # five levels with the body itself
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

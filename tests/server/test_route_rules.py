@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
+from wakeful import Settings, create_app
 from wakeful.entities.definition import Registry
-from wakeful.server.app import ServerSettings, create_app
 from wakeful.server.route_rules import ROUTES, route_table
 from wakeful.threads import define_thread
 
@@ -21,7 +21,7 @@ UNGUARDED = {"OPTIONS", "PATCH", "TRACE", "CONNECT"}
 def app_routes(tmp_path: Path) -> set[tuple[str, str]]:
     registry = Registry()
     define_thread(registry)
-    app = create_app(ServerSettings(database=str(tmp_path / "db")), registry)
+    app = create_app(Settings(database=str(tmp_path / "db")), registry)
     # The JSON API's routes, as its schema lists them (every one is in it) ...
     found = {
         (method.upper(), path)

@@ -19,9 +19,9 @@ import uvicorn
 from support.servers import free_port
 from support.waiting import eventually
 
+from wakeful import Settings, create_app
 from wakeful.agent.tools import tool
 from wakeful.entities.definition import Registry
-from wakeful.server.app import ServerSettings, create_app
 
 T = TypeVar("T")
 WAIT = 10.0
@@ -60,7 +60,7 @@ async def start_server(
     **settings: Any,
 ) -> Served:
     options: dict[str, Any] = {"long_poll_timeout": 1.0, **settings}
-    app = create_app(ServerSettings(database=database, **options), registry)
+    app = create_app(Settings(database=database, **options), registry)
     port = free_port()
     config = uvicorn.Config(
         app,

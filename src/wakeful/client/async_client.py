@@ -22,6 +22,7 @@ import orjson
 from ..entities.addressing import Address, check_id, check_type
 from ..errors import BadRequest as _OffsetError
 from ..errors import ErrorCode
+from ..settings import DEFAULTS
 from ..state import StateStore
 from ..streams.offsets import BEGINNING, NOW, ZERO, parse_offset
 from .errors import (
@@ -36,7 +37,7 @@ from .errors import (
 from .frames import decode_batch, sse_batches
 from .models import Entity, EntityType, Event, Thread
 
-DEFAULT_URL = "http://127.0.0.1:8787"
+DEFAULT_URL = f"http://{DEFAULTS.host}:{DEFAULTS.port}"  # where `wakeful serve` listens
 DEFAULT_TIMEOUT = 30.0
 # The server sends a keepalive every 15 s on an idle live read; three missed means the
 # connection is dead even if no error reached us (a vanished peer, a silent partition).
