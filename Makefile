@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := conformance/node_modules/.installed
 CLIENTS_STAMP := clients/node_modules/.installed
+EXAMPLE_STAMP := examples/frontends/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8787
 DATABASE ?= .wakeful/wakeful.db
@@ -27,6 +28,11 @@ $(CLIENTS_STAMP): clients/package.json clients/package-lock.json
 	cd clients && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The useChat example page (React, @ai-sdk/react, esbuild), which the browser tests build.
+$(EXAMPLE_STAMP): examples/frontends/package.json examples/frontends/package-lock.json
+	cd examples/frontends && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)
 	mkdir -p $(dir $(DATABASE))
 	$(BIN)/wakeful serve $(REGISTRY) --host $(HOST) --port $(PORT) --database $(DATABASE)
@@ -38,7 +44,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) $(CLIENTS_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) $(CLIENTS_STAMP) $(EXAMPLE_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -53,4 +59,5 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/agent_bench.py
 
 clean:
-	rm -rf $(VENV) conformance/node_modules clients/node_modules
+	rm -rf $(VENV) conformance/node_modules clients/node_modules \
+		examples/frontends/node_modules examples/frontends/dist

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.chat_types import STORY
 from support.client_types import pythonpath
 from support.servers import Server
 
-from .chat_types import STORY
 from .support import run_script
 
-REGISTRY = "threads.chat_types:registry"
+REGISTRY = "support.chat_types:registry"
 
 
 @pytest.fixture
