@@ -276,3 +276,17 @@ async def test_a_page_on_another_origin_may_chat(serve: ServeFactory) -> None:
     ) as response:
         assert response.headers["access-control-allow-origin"] in ("*", origin["origin"])
         assert text_of(await read_chunks(response)) == "Hi."
+
+
+async def test_a_message_while_a_client_tool_waits_continues_the_run(serve: ServeFactory) -> None:
+    model = TestModel([call("pick_color", {"question": "Which?"})])
+    served = await serve(registry_for(model))
+    first = await post(served.client, body("c7", user("pick a color")))
+    assert first[-1]["finishReason"] == "tool-calls"
+    assistant = {"id": first[0]["messageId"], "role": "assistant", "parts": []}
+    history = (user("pick a color"), assistant, user("forget it", "u2"))
+    second = await post(served.client, body("c7", *history))
+    check_well_formed(second)
+    # The same run goes on, but as a new message: the client keeps the one that asked.
+    assert second[0]["messageId"] == f"{first[0]['messageId']}:u2"
+    assert second[-1]["finishReason"] == "tool-calls"  # the call still waits

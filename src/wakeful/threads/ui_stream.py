@@ -51,7 +51,12 @@ class UIStreamTranslator(RunTranslator[Chunk]):
         return [{"type": "start", "messageId": self.own_run}] if self.own_run else []
 
     def started(self, run: RunRow) -> list[Chunk]:
-        return [{"type": "start", "messageId": run.id}]
+        message_id = run.id
+        if self.message_id is not None and run.trigger[:1] != [self.message_id]:
+            # The message joined a run that had begun (one waiting for a tool's result):
+            # what follows is a new assistant message to the client, not the earlier one.
+            message_id = f"{run.id}:{self.message_id}"
+        return [{"type": "start", "messageId": message_id}]
 
     def ended(self, run: RunRow) -> list[Chunk]:
         chunks = self._close()
