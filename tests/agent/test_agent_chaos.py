@@ -22,14 +22,13 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.workers import Worker
 
 from agent import agent_chaos_types as chaos
 from wakeful.agent.records import Rows
@@ -40,73 +39,14 @@ from wakeful.entities.service import EntityService
 from wakeful.state import StateStore
 from wakeful.streams.storage import Storage, open_storage
 
-TESTS = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("WAKEFUL_CHAOS_SEED", "20261122"))
 KILLS = 50
 AGENTS = 4  # running at once
 RUNS_PER_AGENT = 5  # then a fresh agent takes its place, so conversations stay short
 ALIVE_SECONDS = (0.05, 0.6)  # how long a worker runs, once started, before its kill
-STARTUP_SECONDS = 30.0
 DRAIN_SECONDS = 60.0
 TYPE = "chaos_agent"
-
-
-class Worker:
-    """``wakeful worker agent.agent_chaos_types:registry`` on the test's database."""
-
-    def __init__(self, database: Path, directory: Path) -> None:
-        self.database = database
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
-            "WAKEFUL_AGENT_CHAOS_DIR": str(directory),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the test)
-        self.starts = 0
-
-    def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "wakeful",
-            "worker",
-            "agent.agent_chaos_types:registry",
-            "--database",
-            str(self.database),
-            "--log-level",
-            "warning",
-        ]
-        self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT, env=self.env
-        )
-        self.starts += 1
-
-    async def started(self) -> None:
-        """Wait for this start's banner (printed once the registry is imported)."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while self.output().count("wakeful: worker for") < self.starts:
-            assert self.process is not None and self.process.poll() is None, self.output()
-            assert time.monotonic() < deadline, "the worker did not start\n" + self.output()
-            await asyncio.sleep(0.01)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()  # SIGKILL, as kill -9
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise AssertionError("the worker did not stop on SIGTERM") from None
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+REGISTRY = "agent.agent_chaos_types:registry"
 
 
 @dataclass
@@ -152,7 +92,7 @@ class Workload:
         storage = open_storage(str(self.database))
         await storage.start()
         try:
-            service = EntityService(storage, Registry.load("agent.agent_chaos_types:registry"))
+            service = EntityService(storage, Registry.load(REGISTRY))
             busy = 0
             for url in self.urls:
                 agent = await read_agent(storage, url)
@@ -280,7 +220,7 @@ async def read_all(database: Path, urls: list[str]) -> list[Agent]:
 async def test_kill_9_during_multi_step_tool_runs(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     database = tmp_path / "agents.db"
-    worker = Worker(database, tmp_path)
+    worker = Worker(REGISTRY, database, {"WAKEFUL_AGENT_CHAOS_DIR": str(tmp_path)})
     workload = Workload(database)
     started = time.monotonic()
     try:
@@ -299,7 +239,7 @@ async def test_kill_9_during_multi_step_tool_runs(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, "runs did not finish\n" + worker.output()[-4000:]
             await asyncio.sleep(0.2)
-        worker.stop()
+        worker.stop(strict=True)
     finally:
         worker.kill()
 

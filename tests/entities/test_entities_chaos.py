@@ -28,7 +28,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ import httpx
 import orjson
 import pytest
 from support.postgres import require_postgres, schema_url
-from support.servers import STARTUP_SECONDS, free_port
+from support.servers import STARTUP_SECONDS, Subprocess, free_port
 
 from wakeful.entities.addressing import Address
 from wakeful.errors import WakefulError
@@ -68,19 +67,18 @@ def _registry_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", f"{TESTS}{os.pathsep}{path}" if path else str(TESTS))
 
 
-class Process:
+class Process(Subprocess):
     """A ``wakeful`` process that can be killed with SIGKILL and started again.
 
     A ``serve`` process takes a new port at every start: a port given up by a killed
     process may have been taken by another one meanwhile."""
 
     def __init__(self, command: str, *arguments: str) -> None:
+        super().__init__()
         self.command = command
         self.arguments = arguments
-        self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.started = 0.0
-        self._log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115 (lives with the object)
 
     @property
     def url(self) -> str:
@@ -106,23 +104,6 @@ class Process:
                     return
             assert time.monotonic() < deadline, f"no answer after {STARTUP_SECONDS}s"
             await asyncio.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
 
 
 # --- clients -----------------------------------------------------------------------------

@@ -29,16 +29,44 @@ def free_port() -> int:
         return port
 
 
-class Server:
+class Subprocess:
+    """A ``wakeful`` process of a test, its output kept; stopped, or killed with ``-9``."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown, no flush, nothing but what the database already has."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, *, strict: bool = False) -> None:
+        """SIGTERM; then SIGKILL if it has not stopped within 10 s (an error if ``strict``)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                if strict:
+                    raise AssertionError("the process did not stop on SIGTERM") from None
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
+class Server(Subprocess):
     """One ``wakeful serve`` subprocess; ``url`` is its base, ``stream(path)`` a stream URL."""
 
     def __init__(self, database: str, *extra: str) -> None:
+        super().__init__()
         self.database = database
         self.extra = extra
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
 
     def stream(self, path: str) -> str:
         return f"{self.url}/v1/stream/{path}"
@@ -72,24 +100,6 @@ class Server:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server did not answer within {STARTUP_SECONDS}s:\n{self.output()}")
-
-    def kill(self) -> None:
-        """``kill -9``: no shutdown, no flush, nothing but what the database already has."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
 
 
 @contextlib.contextmanager

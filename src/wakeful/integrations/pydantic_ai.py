@@ -93,23 +93,41 @@ from ..state.events import now_timestamp
 if TYPE_CHECKING:
     from ..entities.context import Context
 
-__all__ = ["DurableResult", "WakefulAgent", "idempotency_key"]
+__all__ = ["CallInfo", "DurableResult", "WakefulAgent", "current_call", "idempotency_key"]
 
 DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
 
-_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("wakeful_tool_key", default=None)
+_CALL: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar(
+    "wakeful_tool_call", default=None
+)
 _KIND_OF = {"unapproved": "approval", "external": "async"}
 DENIED_MESSAGE = "The user denied this call."
 
 
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """The tool call running now, as Wakeful records it."""
+
+    #: ``{entity}:{run}:{call}``: the same in every attempt of the call, so that the tool
+    #: can make its side effects once.
+    idempotency_key: str
+    #: 1, then 2 if a crash cut the first attempt short, and so on.
+    attempt: int
+    call_id: str
+
+
+def current_call() -> CallInfo:
+    """The Wakeful call of the tool running now (inside a tool of a :class:`WakefulAgent`)."""
+    call = _CALL.get()
+    if call is None:
+        raise LookupError("no Wakeful tool call runs here: only inside a WakefulAgent's tools")
+    return call
+
+
 def idempotency_key() -> str:
-    """The idempotency key of the tool call running now (``{entity}:{run}:{call}``): the
-    same in every attempt of the call, so the tool can make its side effects once."""
-    key = _KEY.get()
-    if key is None:
-        raise LookupError("idempotency_key() is only known inside a tool of a WakefulAgent run")
-    return key
+    """The idempotency key of the tool call running now: ``current_call().idempotency_key``."""
+    return current_call().idempotency_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,7 +645,8 @@ class _DurableToolset(WrapperToolset[Any]):
         call = state.writer.save(call, status=s.CALLING, attempts=call.attempts + 1)
         await state.ctx.flush()
         started = time.perf_counter()
-        token = _KEY.set(call.idempotency_key or state.key(call.id))
+        key = call.idempotency_key or state.key(call.id)
+        token = _CALL.set(CallInfo(key, call.attempts, call.id))
         try:
             result = await super().call_tool(name, tool_args, ctx, tool)
         except (ApprovalRequired, CallDeferred):
@@ -639,7 +658,7 @@ class _DurableToolset(WrapperToolset[Any]):
             await self._done(call, s.FAILED, started, error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            _KEY.reset(token)
+            _CALL.reset(token)
         await self._done(call, s.COMPLETED, started, result=_jsonable(result))
         return result
 
