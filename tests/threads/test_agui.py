@@ -44,9 +44,15 @@ def remember(text: str, context: ToolContext) -> str:
     return "noted"
 
 
+@tool(kind="approval")
+def delete_file(path: str) -> str:
+    """Deletes a file, once a person approved it."""
+    return f"deleted {path}"
+
+
 def registry_for(model: TestModel) -> Registry:
     registry = Registry()
-    config = ThreadConfig(model=model, tools=[get_weather, lookup, remember])
+    config = ThreadConfig(model=model, tools=[get_weather, lookup, remember, delete_file])
     define_thread(registry, config=config, state={"notes": Note})
     return registry
 
@@ -96,8 +102,11 @@ def types(found: list[Any]) -> list[EventType]:
     return [event.type for event in found]
 
 
-def check_well_formed(found: list[Any]) -> None:
-    """Starts and ends pair up, in order: what an AG-UI client's verifier insists on."""
+def check_well_formed(
+    found: list[Any], known_calls: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """Starts and ends pair up, in order: what an AG-UI client's verifier insists on
+    (a result may also name a call of an earlier run: ``known_calls``)."""
     kinds = types(found)
     assert kinds[0] == EventType.RUN_STARTED
     assert kinds[-1] in (EventType.RUN_FINISHED, EventType.RUN_ERROR)
@@ -105,7 +114,7 @@ def check_well_formed(found: list[Any]) -> None:
     assert kinds.count(EventType.RUN_FINISHED) + kinds.count(EventType.RUN_ERROR) == 1
     open_texts: set[str] = set()
     open_calls: set[str] = set()
-    ended_calls: set[str] = set()
+    ended_calls: set[str] = set(known_calls)
     open_steps: set[str] = set()
     for event in found:
         if event.type == EventType.TEXT_MESSAGE_START:
@@ -431,3 +440,33 @@ async def test_the_threads_state_as_a_snapshot_then_deltas(serve: ServeFactory) 
             "note/2": {"id": "note/2", "text": "eggs"},
         }
     }
+
+
+async def test_an_approval_is_an_interrupt_and_resume_answers_it(serve: ServeFactory) -> None:
+    model = TestModel([call("delete_file", {"path": "a.txt"}), answer("Deleted.")])
+    served = await serve(registry_for(model))
+    first = await post_run(served.client, "ask", run_input(user("delete a.txt"), thread_id="ask"))
+    check_well_formed(first)
+    outcome = first[-1].outcome
+    assert outcome.type == "interrupt"
+    (interrupt,) = outcome.interrupts
+    assert interrupt.reason == "tool_approval" and interrupt.tool_call_id == interrupt.id
+    # A denial: the run goes on without running the tool.
+    resume = [{"interruptId": interrupt.id, "status": "resolved", "payload": {"approved": False}}]
+    second = await post_run(
+        served.client, "ask", {**run_input(user("delete a.txt"), run_id="r2"), "resume": resume}
+    )
+    check_well_formed(second, {interrupt.id})
+    assert second[-1].outcome.type == "success"
+    (result,) = [e for e in second if e.type == EventType.TOOL_CALL_RESULT]
+    assert "denied" in result.content
+    text = "".join(e.delta for e in second if e.type == EventType.TEXT_MESSAGE_CONTENT)
+    assert text == "Deleted."  # what the scripted model says, whatever happened
+
+
+async def test_a_front_end_call_left_waiting_is_named_in_the_outcome(serve: ServeFactory) -> None:
+    served = await serve(registry_for(TestModel([call("lookup", {"query": "q"})])))
+    found = await post_run(served.client, "pend", run_input(user("look"), thread_id="pend"))
+    (started,) = [e for e in found if e.type == EventType.TOOL_CALL_START]
+    assert found[-1].outcome.type == "success"
+    assert found[-1].outcome.pending_tool_call_ids == [started.tool_call_id]

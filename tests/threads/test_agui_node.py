@@ -8,7 +8,7 @@ Skipped (or, under ``CI=true``, failed) as ``test_chat_node`` is without Node.""
 from __future__ import annotations
 
 from wakeful.agent.models import Response, TestModel
-from wakeful.agent.models.test import answer
+from wakeful.agent.models.test import answer, call
 
 from .conftest import ServeFactory
 from .support import messages, run_script
@@ -21,7 +21,7 @@ async def test_a_front_end_tool_and_a_rerun(serve: ServeFactory) -> None:
     )
     model = TestModel([asks, answer("Blue, confirmed."), answer("Blue.")])
     served = await serve(registry_for(model))
-    found = await run_script("ag-ui.mjs", served.url, "agui-node")
+    found = await run_script("ag-ui.mjs", "tools", served.url, "agui-node")
     first, second, _ = found["runs"]
     for run in found["runs"]:
         assert run["events"][0] == "RUN_STARTED" and run["events"][-1] == "RUN_FINISHED"
@@ -48,3 +48,18 @@ async def test_a_front_end_tool_and_a_rerun(serve: ServeFactory) -> None:
     # The thread's state, as the client's own patches built it.
     assert found["state"] == {"notes": {"note/1": {"id": "note/1", "text": "likes blue"}}}
     assert "STATE_DELTA" in first["events"]
+
+
+async def test_an_approval_as_an_interrupt_resolved_by_resume(serve: ServeFactory) -> None:
+    model = TestModel([call("delete_file", {"path": "a.txt"}), answer("Deleted.")])
+    served = await serve(registry_for(model))
+    found = await run_script("ag-ui.mjs", "approval", served.url, "agui-approval")
+    asked, resumed = found["runs"]
+    (interrupt,) = found["pending"]
+    assert interrupt["reason"] == "tool_approval"
+    assert asked["outcome"] == {"type": "interrupt", "interrupts": [interrupt]}
+    assert interrupt["toolCallId"] == interrupt["id"]
+    assert resumed["outcome"] == {"type": "success"} and found["left"] == []
+    results = [m["content"] for m in found["messages"] if m["role"] == "tool"]
+    assert results == ["deleted a.txt"]
+    assert [m.get("content") for m in found["messages"]][-1] == "Deleted."

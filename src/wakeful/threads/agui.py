@@ -16,9 +16,13 @@ from typing import Any
 import orjson
 from ag_ui.core import (
     BaseEvent,
+    Interrupt,
     RunAgentInput,
     RunErrorEvent,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
+    RunFinishedOutcome,
+    RunFinishedSuccessOutcome,
     RunStartedEvent,
     StateDeltaEvent,
     StateSnapshotEvent,
@@ -36,13 +40,18 @@ from ag_ui.core import (
 
 from ..agent import rows as r
 from ..agent.records import Rows
-from ..agent.rows import AnswerStatus, DeltaRow, RunRow, StepRow, ToolCallRow
+from ..agent.rows import DeltaRow, RunRow, StepRow, ToolCallRow
 from ..entities import vocabulary as v
-from ..errors import AlreadyAnswered, BadRequest, ErrorCode
+from ..errors import BadRequest, ErrorCode
 from ..state import StateStore
 from ..state.events import Change
+from .answering import ToolAnswer, give_answers
 from .run_stream import Following, RunTranslator
 from .service import ThreadService
+
+_WAITS = (r.AWAITING_RESULT, r.AWAITING_APPROVAL)
+#: What a resume entry's payload may say (``resolved`` without it approves).
+_APPROVAL_SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}}}
 
 
 def _collections(store: StateStore | None) -> dict[str, dict[str, Any]]:
@@ -83,6 +92,26 @@ def tool_messages(run_input: RunAgentInput) -> list[ToolMessage]:
     return found[::-1]
 
 
+def input_answers(run_input: RunAgentInput) -> list[ToolAnswer]:
+    """The input's answers to waiting calls: tool messages (a front-end tool's result)
+    and resume entries (an approval interrupt resolved, or cancelled)."""
+    found = [
+        ToolAnswer(
+            message.tool_call_id,
+            "failed" if message.error else "completed",
+            result=message.content,
+            error=message.error,
+        )
+        for message in tool_messages(run_input)
+    ]
+    for entry in run_input.resume or []:
+        payload = entry.payload
+        refused = isinstance(payload, dict) and payload.get("approved") is False
+        approved = entry.status == "resolved" and not refused
+        found.append(ToolAnswer(entry.interrupt_id, "approved" if approved else "denied"))
+    return found
+
+
 class Translator(RunTranslator[BaseEvent]):
     """Turns one thread's stream events into AG-UI events for one run: the first run that
     starts after the translator does, or, given ``message_id``, the run that message
@@ -95,7 +124,8 @@ class Translator(RunTranslator[BaseEvent]):
         message_id: str | None = None,
         *,
         own_run: str | None = None,
-        shown: Iterable[str] = (),
+        shown: Iterable[ToolCallRow] = (),
+        delivered: Iterable[str] = (),
         state: StateStore | None = None,
     ) -> None:
         super().__init__(message_id=message_id, run_id=own_run)
@@ -104,9 +134,14 @@ class Translator(RunTranslator[BaseEvent]):
         self.thread_id = thread_id
         self.run_id = run_id
         self.open_texts: set[str] = set()
-        #: Calls the client has whole already (it got them, or sent their results).
-        self.started_calls: set[str] = set(shown)
-        self.finished_calls: set[str] = set(shown)
+        shown = list(shown)
+        #: Calls the client has (``shown``), and those whose results it has: the ones
+        #: that had ended, and those it sent the results of itself (``delivered``).
+        self.started_calls: set[str] = {call.id for call in shown}
+        ended = {call.id for call in shown if call.status in r.CALL_DONE}
+        self.finished_calls: set[str] = ended | set(delivered)
+        #: Calls that wait for the client, as last seen: they end a waiting run.
+        self.waiting: dict[str, ToolCallRow] = {call.id: call for call in shown}
 
     def begin(self) -> list[BaseEvent]:
         return self.started(None) if self.own_run is not None else []
@@ -150,9 +185,32 @@ class Translator(RunTranslator[BaseEvent]):
                     thread_id=self.thread_id,
                     run_id=self.run_id,
                     result={"status": run.status, "text": run.text},
+                    outcome=self._outcome(run),
                 )
             )
         return events
+
+    def _outcome(self, run: RunRow) -> RunFinishedOutcome:
+        """An interrupt per call that waits for approval; else success, naming the
+        front-end calls that wait for their results."""
+        if run.status != r.AWAITING:
+            return RunFinishedSuccessOutcome(type="success")
+        waiting = [call for call in self.waiting.values() if call.status in _WAITS]
+        asks = [call for call in waiting if call.status == r.AWAITING_APPROVAL]
+        if asks:
+            interrupts = [
+                Interrupt(
+                    id=call.id,
+                    reason="tool_approval",
+                    message=f"{call.name} needs approval to run",
+                    tool_call_id=call.id,
+                    response_schema=_APPROVAL_SCHEMA,
+                )
+                for call in asks
+            ]
+            return RunFinishedInterruptOutcome(type="interrupt", interrupts=interrupts)
+        pending = [call.id for call in waiting]
+        return RunFinishedSuccessOutcome(type="success", pending_tool_call_ids=pending or None)
 
     def text_delta(self, delta: DeltaRow) -> list[BaseEvent]:
         step_id = delta.step_id
@@ -176,6 +234,7 @@ class Translator(RunTranslator[BaseEvent]):
 
     def tool_call(self, call: ToolCallRow) -> list[BaseEvent]:
         call_id = call.id
+        self.waiting[call_id] = call
         events: list[BaseEvent] = []
         if call_id not in self.started_calls:
             self.started_calls.add(call_id)
@@ -219,24 +278,17 @@ async def agui_run(
     def following(translator: Translator) -> Following[BaseEvent]:
         return Following(state.stream, state.position, translator)
 
-    answered: str | None = None
-    for message in tool_messages(run_input):
-        call = rows.call(message.tool_call_id)
-        if call is None or call.status != r.AWAITING_RESULT or rows.answer(call.id) is not None:
-            continue
-        status: AnswerStatus = "failed" if message.error else "completed"
-        try:
-            await threads.answer(
-                thread_id, call.id, status, result=message.content, error=message.error
-            )
-        except AlreadyAnswered:
-            continue
-        answered = call.run_id
+    answered = await give_answers(threads, thread_id, state, input_answers(run_input))
     if answered is not None:
         # The run goes on: its calls so far are in the client's history already.
-        shown = [call.id for step in rows.steps(answered) for call in rows.calls(step.id)]
+        calls = [call for step in rows.steps(answered) for call in rows.calls(step.id)]
         translator = Translator(
-            thread_id, run_input.run_id, own_run=answered, shown=shown, state=state.store
+            thread_id,
+            run_input.run_id,
+            own_run=answered,
+            shown=calls,
+            delivered=[message.tool_call_id for message in tool_messages(run_input)],
+            state=state.store,
         )
         return following(translator)
     user = last_user(run_input)

@@ -16,16 +16,14 @@ from the beginning instead, and so does the resume route for the run in progress
 from __future__ import annotations
 
 from ..agent.records import Rows
-from ..agent.rows import AWAITING_APPROVAL, AWAITING_RESULT, RUNNING, ToolCallRow
+from ..agent.rows import RUNNING
 from ..entities import vocabulary as v
-from ..errors import AlreadyAnswered, BadRequest, ErrorCode
+from ..errors import BadRequest, ErrorCode
+from .answering import give_answers
 from .run_stream import Following
 from .service import ThreadService, ThreadState
-from .ui_messages import ChatRequest, ToolAnswer, UIMessage, tool_answers
+from .ui_messages import ChatRequest, UIMessage, tool_answers
 from .ui_stream import Chunk, UIStreamTranslator
-
-_WAITING = {AWAITING_RESULT: ("completed", "failed"), AWAITING_APPROVAL: ("approved", "denied")}
-
 
 Answer = Following[Chunk]
 
@@ -83,31 +81,15 @@ class Chat:
         return None
 
     async def _answer_tools(self, thread_id: str, state: ThreadState, message: UIMessage) -> Answer:
-        rows = Rows(state.store)
-        run_id: str | None = None
-        for answer in tool_answers(message):
-            call = rows.call(answer.call_id)
-            if call is None or not _waits_for(call, answer) or rows.answer(call.id) is not None:
-                continue  # a server tool's output, or an answer given before
-            try:
-                await self.threads.answer(
-                    thread_id, call.id, answer.status, result=answer.result, error=answer.error
-                )
-            except AlreadyAnswered:
-                continue
-            run_id = call.run_id
+        run_id = await give_answers(self.threads, thread_id, state, tool_answers(message))
         if run_id is not None:
             return Answer(state.stream, state.position, UIStreamTranslator(run_id=run_id))
-        if rows.run(message.id) is None:
+        if Rows(state.store).run(message.id) is None:
             raise BadRequest(
                 f"message {message.id!r} is not a run of this thread, and answers no tool call",
                 code=ErrorCode.NO_USER_MESSAGE,
             )
         return replay(state, message.id)
-
-
-def _waits_for(call: ToolCallRow, answer: ToolAnswer) -> bool:
-    return answer.status in _WAITING.get(call.status, ())
 
 
 def replay(state: ThreadState, run_id: str) -> Answer:

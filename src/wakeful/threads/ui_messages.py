@@ -8,12 +8,12 @@ is not sent to the thread again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..agent.rows import AWAITING_APPROVAL, COMPLETED, DENIED, FAILED, AnswerStatus
+from ..agent.rows import AWAITING_APPROVAL, COMPLETED, DENIED, FAILED
+from .answering import ToolAnswer
 
 Trigger = Literal["submit-message", "regenerate-message"]
 
@@ -40,16 +40,6 @@ class ChatRequest(BaseModel):
     messages: list[UIMessage] = Field(..., min_length=1, max_length=10_000)
     trigger: Trigger = "submit-message"
     messageId: str | None = Field(None, max_length=200)  # the protocol spells it so
-
-
-@dataclass(frozen=True, slots=True)
-class ToolAnswer:
-    """The browser's answer to a waiting tool call, read from a tool part."""
-
-    call_id: str
-    status: AnswerStatus
-    result: Any = None
-    error: str | None = None
 
 
 def tool_answers(message: UIMessage) -> list[ToolAnswer]:
