@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from wakeful import Registry
 
-from . import approval, chat, manager
+from . import approval, chat, manager, pydantic_ai_agent
 
 registry = Registry()
 chat.register(registry)
 approval.register(registry)
 manager.register(registry)
+pydantic_ai_agent.register(registry)

@@ -213,6 +213,30 @@ async def test_manager_combines_its_workers_answers(app_for: AppFactory) -> None
     assert len(statuses) == 3
 
 
+# -- pydantic-ai ---------------------------------------------------------------------------
+
+
+async def test_the_pydantic_ai_agent_answers_with_its_structured_output(
+    app_for: AppFactory,
+) -> None:
+    client = await app_for(example("pydantic_ai_agent").registry)
+    response = await client.post("/v1/entities/forecaster", json={"id": "f1", "message": "Paris?"})
+    assert response.status_code == 201, response.text
+    stream = "forecaster/f1/main"
+    (run,) = await eventually(lambda: runs_done(client, stream), what="the run to end")
+    assert run["status"] == "completed", run.get("error")
+    assert run["output"] == {"city": "Paris", "summary": "sunny, 21 °C"}
+    (call,) = (await rows(client, stream, "tool_call")).values()
+    assert (call["name"], call["status"], call["result"]) == (
+        "get_weather",
+        "completed",
+        "sunny, 21 °C",
+    )
+    assert call["idempotency_key"] == f"/forecaster/f1:{run['id']}:{call['id']}"
+    steps = await rows(client, stream, "step")
+    assert [step["status"] for step in steps.values()] == ["completed", "completed"]
+
+
 # -- make run -----------------------------------------------------------------------------
 
 
@@ -266,7 +290,7 @@ def test_make_runs_registry_serves_every_example() -> None:
     assert "REGISTRY ?= examples.app:registry" in makefile
     with serving("examples.app:registry") as url:
         types = {item["name"] for item in httpx.get(f"{url}/v1/types").json()}
-        assert {"thread", "ops", "manager", "worker"} <= types
+        assert {"thread", "ops", "manager", "worker", "forecaster"} <= types
         # And the chat example answers over real HTTP, offline.
         created = httpx.post(
             f"{url}/v1/threads", json={"prompt": "What is the weather in Tokyo?"}

@@ -79,6 +79,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         WakefulError,
         WebhookURLRejected,
     )
+    from .integrations.pydantic_ai import CallInfo, DurableResult, WakefulAgent, current_call
     from .server.app import create_app
     from .server.principals import Auth, Principal, bearer_token
     from .settings import InvalidSettings, Settings
@@ -102,6 +103,13 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "wakeful.agent.tools": ("Tool", "tool", "ToolContext", "RetryPolicy"),
     "wakeful.agent.mcp": ("MCPTools",),
     "wakeful._extras": ("MissingExtra",),
+    # agents of other frameworks, durable (each behind its extra)
+    "wakeful.integrations.pydantic_ai": (
+        "WakefulAgent",
+        "DurableResult",
+        "current_call",
+        "CallInfo",
+    ),
     # chat threads
     "wakeful.threads.definition": ("ThreadConfig", "define_thread"),
     # serving and calling a server
@@ -166,10 +174,12 @@ __all__ = [
     "AsyncClient",
     "Auth",
     "BadRequest",
+    "CallInfo",
     "ChildStatus",
     "Client",
     "Conflict",
     "Context",
+    "DurableResult",
     "Entity",
     "EntityExists",
     "EntityTerminated",
@@ -231,12 +241,14 @@ __all__ = [
     "UnknownToolCall",
     "UnsupportedMediaType",
     "Wake",
+    "WakefulAgent",
     "WakefulError",
     "WebhookURLRejected",
     "__version__",
     "bearer_token",
     "collection",
     "create_app",
+    "current_call",
     "define_thread",
     "tool",
 ]

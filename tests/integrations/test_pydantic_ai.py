@@ -14,6 +14,8 @@ from pydantic_ai import Agent, RunContext
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
+from pydantic_ai.tools import ToolDefinition
+from pydantic_ai.toolsets import ExternalToolset
 from pydantic_ai.usage import UsageLimits
 from support.waiting import of_type
 
@@ -21,7 +23,7 @@ from wakeful import MissingExtra
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.wake import Wake
-from wakeful.integrations.pydantic_ai import WakefulAgent, idempotency_key
+from wakeful.integrations.pydantic_ai import WakefulAgent, current_call
 
 LEASE = 1.0
 
@@ -47,7 +49,7 @@ async def test_a_run_with_tools_is_recorded_as_native_rows(agent_app: Any) -> No
 
     @agent.tool
     def temperature(ctx: RunContext[str], city: str) -> int:
-        keys.append(idempotency_key())
+        keys.append(current_call().idempotency_key)
         return 21 if ctx.deps == "metric" else 70
 
     registry = Registry()
@@ -158,3 +160,78 @@ def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(MissingExtra) as raised:
         importlib.import_module("wakeful.integrations.pydantic_ai")
     assert "pip install 'wakeful[pydantic-ai]'" in str(raised.value)
+
+
+def scripted(*responses: ModelResponse) -> FunctionModel:
+    """Answers with ``responses`` in turn, one per model request of the run."""
+
+    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        done = sum(isinstance(message, ModelResponse) for message in messages)
+        return responses[done]
+
+    return FunctionModel(answer)
+
+
+async def test_an_approval_survives_a_restart_and_a_denial_is_told(agent_app: Any) -> None:
+    ran: list[str] = []
+    agent = Agent(
+        scripted(
+            ModelResponse(
+                parts=[
+                    ToolCallPart("delete", {"path": "/a"}, "d1"),
+                    ToolCallPart("delete", {"path": "/b"}, "d2"),
+                ]
+            ),
+            ModelResponse(parts=[TextPart("Deleted one.")]),
+        )
+    )
+
+    @agent.tool_plain(requires_approval=True)
+    def delete(path: str) -> str:
+        ran.append(path)
+        return f"deleted {path}"
+
+    registry = Registry()
+    define(registry, "admin", WakefulAgent(agent))
+    first: AgentApp = await agent_app(registry)
+    url = await first.spawn("admin", "a1", message="Delete both.")
+    await first.wait_run(url, {"awaiting_tool_results"})
+    await first.stop()
+
+    second: AgentApp = await agent_app(registry, database=first.database)
+    assert (await second.answer(url, "d1", "approve", {})).status_code == 202
+    assert (await second.answer(url, "d2", "deny", {"reason": "keep it"})).status_code == 202
+    run = await second.wait_run(url)
+    assert (run["status"], run["text"]) == ("completed", "Deleted one."), run["error"]
+    assert ran == ["/a"]
+    rows = await second.rows(url)
+    assert [(c.status, c.result) for c in (rows.call("d1"), rows.call("d2")) if c] == [
+        ("completed", "deleted /a"),
+        ("denied", None),
+    ]
+    assert run["steps"] == 2  # the first step was not asked again after the restart
+
+
+async def test_an_external_tool_takes_its_result_from_the_api(agent_app: Any) -> None:
+    seen: list[str] = []
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("ask_human", {"question": "Color?"}, "h1")])
+        returns = [p for p in messages[-1].parts if p.part_kind == "tool-return"]
+        seen.extend(str(part.content) for part in returns)
+        return ModelResponse(parts=[TextPart("Blue it is.")])
+
+    human = ExternalToolset(
+        [ToolDefinition(name="ask_human", parameters_json_schema={"type": "object"})]
+    )
+    registry = Registry()
+    define(registry, "asker", WakefulAgent(Agent(FunctionModel(model), toolsets=[human])))
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("asker", "q1", message="Ask them.")
+    call = await app.wait_call(url, "awaiting_result")
+    assert (call["id"], call["kind"]) == ("h1", "async")
+    assert (await app.answer(url, "h1", "result", {"result": "blue"})).status_code == 202
+    run = await app.wait_run(url)
+    assert (run["status"], run["text"]) == ("completed", "Blue it is."), run["error"]
+    assert seen == ["blue"]

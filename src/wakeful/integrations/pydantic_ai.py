@@ -93,7 +93,7 @@ from ..state.events import now_timestamp
 if TYPE_CHECKING:
     from ..entities.context import Context
 
-__all__ = ["CallInfo", "DurableResult", "WakefulAgent", "current_call", "idempotency_key"]
+__all__ = ["CallInfo", "DurableResult", "WakefulAgent", "current_call"]
 
 DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
@@ -123,11 +123,6 @@ def current_call() -> CallInfo:
     if call is None:
         raise LookupError("no Wakeful tool call runs here: only inside a WakefulAgent's tools")
     return call
-
-
-def idempotency_key() -> str:
-    """The idempotency key of the tool call running now: ``current_call().idempotency_key``."""
-    return current_call().idempotency_key
 
 
 @dataclass(frozen=True, slots=True)
