@@ -123,15 +123,9 @@ async def test_usage_limits_abort_the_run(agent_app: Any) -> None:
     assert run["steps"] == 3
 
 
-async def test_an_approval_tool_waits_for_the_api(agent_app: Any) -> None:
-    ran: list[str] = []
-
-    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        if len(messages) == 1:
-            return ModelResponse(parts=[ToolCallPart("delete", {"path": "/tmp/x"}, "c1")])
-        return ModelResponse(parts=[TextPart("Done.")])
-
-    agent = Agent(FunctionModel(model))
+def admin(model: FunctionModel, ran: list[str]) -> Registry:
+    """The type ``admin``: an agent whose ``delete`` tool needs approval (runs go to ``ran``)."""
+    agent = Agent(model)
 
     @agent.tool_plain(requires_approval=True)
     def delete(path: str) -> str:
@@ -140,7 +134,18 @@ async def test_an_approval_tool_waits_for_the_api(agent_app: Any) -> None:
 
     registry = Registry()
     define(registry, "admin", WakefulAgent(agent))
-    app: AgentApp = await agent_app(registry)
+    return registry
+
+
+async def test_an_approval_tool_waits_for_the_api(agent_app: Any) -> None:
+    ran: list[str] = []
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("delete", {"path": "/tmp/x"}, "c1")])
+        return ModelResponse(parts=[TextPart("Done.")])
+
+    app: AgentApp = await agent_app(admin(FunctionModel(model), ran))
     url = await app.spawn("admin", "a1", message="Delete it.")
     run = await app.wait_run(url, {"awaiting_tool_results"})
     call = await app.wait_call(url, "awaiting_approval")
@@ -174,25 +179,16 @@ def scripted(*responses: ModelResponse) -> FunctionModel:
 
 async def test_an_approval_survives_a_restart_and_a_denial_is_told(agent_app: Any) -> None:
     ran: list[str] = []
-    agent = Agent(
-        scripted(
-            ModelResponse(
-                parts=[
-                    ToolCallPart("delete", {"path": "/a"}, "d1"),
-                    ToolCallPart("delete", {"path": "/b"}, "d2"),
-                ]
-            ),
-            ModelResponse(parts=[TextPart("Deleted one.")]),
-        )
+    model = scripted(
+        ModelResponse(
+            parts=[
+                ToolCallPart("delete", {"path": "/a"}, "d1"),
+                ToolCallPart("delete", {"path": "/b"}, "d2"),
+            ]
+        ),
+        ModelResponse(parts=[TextPart("Deleted one.")]),
     )
-
-    @agent.tool_plain(requires_approval=True)
-    def delete(path: str) -> str:
-        ran.append(path)
-        return f"deleted {path}"
-
-    registry = Registry()
-    define(registry, "admin", WakefulAgent(agent))
+    registry = admin(model, ran)
     first: AgentApp = await agent_app(registry)
     url = await first.spawn("admin", "a1", message="Delete both.")
     await first.wait_run(url, {"awaiting_tool_results"})
