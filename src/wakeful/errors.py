@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     # Streams.
     STREAM_EXISTS = "STREAM_EXISTS"
     STREAM_DELETED = "STREAM_DELETED"
+    OFFSET_GONE = "OFFSET_GONE"
     STREAM_CLOSED = "STREAM_CLOSED"
     SOURCE_DELETED = "SOURCE_DELETED"
     CONTENT_TYPE_MISMATCH = "CONTENT_TYPE_MISMATCH"
@@ -234,6 +235,25 @@ class StreamNotFound(NotFound):
 
 class StreamDeleted(Gone):
     """The stream was deleted (its record stays while forks read from it)."""
+
+
+class OffsetGone(Gone):
+    """The offset is before the stream's earliest retained position: the messages there
+    were trimmed. ``retained_from`` (also in ``details``, as an offset token) is where the
+    stream now begins, so a reader can skip ahead to it (``None`` when the client raised
+    it from an answer without that detail)."""
+
+    default_code = ErrorCode.OFFSET_GONE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retained_from: int | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retained_from = retained_from
 
 
 class StreamExists(Conflict):
@@ -416,6 +436,7 @@ class ServerUnreachable(WakefulError, ConnectionError):
 # The class each code stands for when it arrives in an answer (codes of a kind's own, and
 # codes without a class, arrive as the kind their status names).
 _PRECISE: tuple[type[WakefulError], ...] = (
+    OffsetGone,
     StreamExists,
     StreamClosed,
     StaleEpoch,

@@ -22,12 +22,14 @@ from ..errors import (
     Forbidden,
     InvalidURL,
     NotFound,
+    OffsetGone,
     ServerUnreachable,
     Unauthorized,
     UnknownEntity,
     WakefulError,
 )
 from ..streams.http.statuses import KIND_OF_STATUS
+from ..streams.offsets import parse_offset
 
 __all__ = [
     "BadRequest",
@@ -68,7 +70,19 @@ def from_response(response: httpx.Response) -> WakefulError:
     if code is not None:
         error.code = code  # kept as sent, even when this version has no name for it
     error.status = status
+    if isinstance(error, OffsetGone):
+        error.retained_from = _retained_from(body["error"].get("retained_from"))
     return error
+
+
+def _retained_from(token: object) -> int | None:
+    """Where a trimmed stream now begins, from a 410's details (so a reader skips ahead)."""
+    if not isinstance(token, str):
+        return None
+    try:
+        return parse_offset(token)
+    except BadRequest:
+        return None
 
 
 def unreachable(base_url: str, error: httpx.TransportError) -> ServerUnreachable:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# A read position meaning "the stream's earliest retained message" (the protocol's -1).
+EARLIEST = -1
+
 
 @dataclass(frozen=True, slots=True)
 class ProducerClaim:
@@ -49,6 +52,8 @@ class StreamRecord:
     fork_request: str | None
     forks: int
     deleted: bool
+    # Where the stream now begins: messages before it were trimmed (0: nothing was).
+    retained_from: int = 0
 
     def deadline(self) -> float | None:
         """When the stream expires: its absolute expiry, or last access plus its TTL."""

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ...errors import BadRequest, ErrorCode
 from .. import framing, offsets
-from ..model import ReadResult, StreamRecord
+from ..model import EARLIEST, ReadResult, StreamRecord
 from . import cursors
 from . import headers as h
 from .context import StreamsContext
@@ -43,10 +43,11 @@ async def head(ctx: StreamsContext, request: Request, path: str) -> Response:
 
 
 def _start_position(request: Request) -> int | None:
-    """The requested position: 0 for the beginning, None for ``now`` (the tail)."""
+    """The requested position: ``EARLIEST`` for the beginning (the earliest message still
+    retained), None for ``now`` (the tail)."""
     offset = request.query_params.get("offset")
     if offset is None or offset == offsets.BEGINNING:
-        return 0
+        return EARLIEST
     if offset == offsets.NOW:
         return None
     return offsets.parse_offset(offset)

@@ -2,7 +2,8 @@
 
 Every ``data`` event is followed by a ``control`` event carrying the next offset, the
 cursor and the up-to-date / closed flags. Binary streams are base64-encoded. The
-connection ends when the stream is closed and drained, when it is deleted, or after
+connection ends when the stream is closed and drained, when it is deleted or trimmed past
+the reader's position, or after
 ``sse_max_seconds`` so that clients reconnect through caches; comments keep idle
 connections alive through proxies in between.
 """
@@ -17,6 +18,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ...errors import OffsetGone
 from .. import framing, offsets
 from ..model import ReadResult
 from . import cursors
@@ -101,7 +103,12 @@ async def _events(
             stream = await storage.lookup_live(stream_id)
             if stream is None:
                 return
-            result = await storage.read_from(stream, position, ctx.limits.chunk_bytes)
+            try:
+                result = await storage.read_from(stream, position, ctx.limits.chunk_bytes)
+            except OffsetGone:
+                # Trimmed past this reader: end the events; reconnecting from its offset
+                # gets the 410 (with the retained position) that a new read would.
+                return
             if result.messages or result.at_closed_end:
                 break
             remaining = deadline - time.monotonic()

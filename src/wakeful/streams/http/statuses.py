@@ -18,6 +18,7 @@ from ...errors import (
     HeadersTooLarge,
     MethodNotAllowed,
     NotFound,
+    OffsetGone,
     PayloadTooLarge,
     SequenceGap,
     StaleEpoch,
@@ -61,13 +62,16 @@ def status_of(error: WakefulError) -> int:
 
 
 def headers_of(error: WakefulError) -> dict[str, str]:
-    """The protocol's headers for ``error``: a closed stream's tail, a producer's epoch or
-    expected sequence number, so a writer can recover without parsing the message."""
+    """The protocol's headers for ``error``: a closed stream's tail, a trimmed stream's
+    retained position, a producer's epoch or expected sequence number, so a writer (or a
+    reader) can recover without parsing the message."""
     if isinstance(error, StreamClosed):
         closed = {"Stream-Closed": "true"}
         if error.next_offset is not None:
             closed["Stream-Next-Offset"] = format_offset(error.next_offset)
         return closed
+    if isinstance(error, OffsetGone) and error.retained_from is not None:
+        return {"Stream-Next-Offset": format_offset(error.retained_from)}
     if isinstance(error, StaleEpoch) and error.current_epoch is not None:
         return {"Producer-Epoch": str(error.current_epoch)}
     if isinstance(error, SequenceGap) and error.expected is not None:

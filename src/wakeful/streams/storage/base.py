@@ -67,7 +67,20 @@ class Storage(ABC):
     async def read(
         self, path: str, position: int | None, max_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> ReadResult:
-        """Messages from ``position`` (None: the tail), up to about ``max_bytes``."""
+        """Messages from ``position`` (None: the tail; ``EARLIEST``: the earliest retained
+        message), up to about ``max_bytes``; ``OffsetGone`` for a position trimmed away."""
+
+    @abstractmethod
+    async def trim(
+        self, path: str, *, before: int | None = None, keep_last: int | None = None
+    ) -> int:
+        """Drop the stream's messages before ``before`` and/or all but its last
+        ``keep_last`` (counting the messages it stores, not those a fork inherits);
+        returns the new retained position.
+
+        A trim removes whole messages only (the position is rounded down to a message
+        boundary) and never what a live fork still reads (it stops at the lowest position
+        a fork reads from); reads before the retained position then get ``OffsetGone``."""
 
     @abstractmethod
     async def lookup_live(self, stream_id: int) -> StreamRecord | None:

@@ -9,13 +9,15 @@ from ...errors import (
     BadRequest,
     Conflict,
     ErrorCode,
+    OffsetGone,
     StreamDeleted,
     StreamExists,
     StreamNotFound,
 )
 from .. import framing
 from ..forks import fork_request_key
-from ..model import CreateRequest, CreateResult, ForkSpec, ReadResult, StreamRecord
+from ..model import EARLIEST, CreateRequest, CreateResult, ForkSpec, ReadResult, StreamRecord
+from ..offsets import format_offset
 
 
 def visible(record: StreamRecord | None, path: str, now: float) -> StreamRecord:
@@ -97,6 +99,8 @@ def plan_fork(request: CreateRequest, source: StreamRecord | None, now: float) -
             code=ErrorCode.CONTENT_TYPE_MISMATCH,
         )
     position = source.tail if fork.offset is None else fork.offset
+    if position < source.retained_from:
+        raise offset_gone(source, position)
     if position > source.tail:
         raise BadRequest(
             "Stream-Fork-Offset is beyond the source's tail", code=ErrorCode.INVALID_OFFSET
@@ -145,6 +149,61 @@ def advance(source: StreamRecord, read: ReadResult, position: int, sub_offset: i
     )
 
 
+def offset_gone(stream: StreamRecord, position: int) -> OffsetGone:
+    retained = format_offset(stream.retained_from)
+    return OffsetGone(
+        f"offset {format_offset(position)} is before the earliest retained position"
+        f" {retained} of stream {stream.path!r}",
+        retained_from=stream.retained_from,
+        details={"retained_from": retained},
+    )
+
+
+def start_position(stream: StreamRecord, position: int) -> int:
+    """Where a read from ``position`` starts: :data:`EARLIEST` is the earliest retained
+    message; an explicit position before it is gone (410), never silently moved."""
+    if position == EARLIEST:
+        return stream.retained_from
+    if position < stream.retained_from:
+        raise offset_gone(stream, position)
+    return position
+
+
+def trim_target(
+    stream: StreamRecord, before: int | None, keep_last: int | None, last_kept: int | None
+) -> int | None:
+    """How far a trim of ``stream`` may go before message boundaries and forks are
+    considered: to ``before``, and short of its last ``keep_last`` messages (``last_kept``
+    is where the earliest of them starts, None when it has no more than that); at most its
+    tail. None when the trim would not move the retained position."""
+    if keep_last is not None:
+        if last_kept is None:
+            return None
+        keep_from = stream.tail if keep_last == 0 else last_kept
+        before = keep_from if before is None else min(before, keep_from)
+    target = stream.tail if before is None else min(before, stream.tail)
+    return target if target > stream.retained_from else None
+
+
+def trim_limit(forks: Iterable[StreamRecord]) -> int | None:
+    """The lowest position a stream's direct forks still read from it (None: no limit).
+
+    A fork reads its source from its own retained position up to its fork position, so a
+    trim of the source stops at the lowest such start; a fork trimmed past its fork
+    position reads nothing of the source any more and does not hold it back."""
+    starts = [fork.retained_from for fork in forks if fork.retained_from < fork.fork_pos]
+    return min(starts) if starts else None
+
+
+def plan_trim(stream: StreamRecord, boundary: int, forks: Iterable[StreamRecord]) -> int:
+    """The new retained position: the message ``boundary`` at or below the asked position,
+    held back by the forks that still read below it; never below the current one."""
+    limit = trim_limit(forks)
+    if limit is not None:
+        boundary = min(boundary, limit)
+    return max(boundary, stream.retained_from)
+
+
 class ChunkBuilder:
     """Collects one read across the levels of a fork chain, root first.
 
@@ -155,10 +214,12 @@ class ChunkBuilder:
     """
 
     def __init__(self, stream: StreamRecord, position: int, max_bytes: int) -> None:
+        position = start_position(stream, position)
         self.result = ReadResult(stream=stream, next_position=position)
         self.position = position
         self.max_bytes = max_bytes
         self.size = 0
+        self._skipped = False
 
     @property
     def done(self) -> bool:
@@ -171,6 +232,8 @@ class ChunkBuilder:
     def take(self, rows: Iterable[tuple[int, bytes]], upper: int) -> None:
         result = self.result
         for start, data in rows:
+            if not result.messages and start > self.position:
+                self._skipped = True
             end = start + len(data)
             if end > upper:
                 data = data[: upper - start]
@@ -180,6 +243,13 @@ class ChunkBuilder:
             self.size += len(data)
             if self.size >= self.max_bytes:
                 return
+
+    @property
+    def maybe_trimmed(self) -> bool:
+        """The read found nothing at its position, though the stream goes on past it: the
+        position is inside a message, or a trim committed after the stream's record was
+        loaded (the backend then checks the stored retained position)."""
+        return self._skipped or (not self.result.messages and not self.done)
 
     def finish(self) -> ReadResult:
         result = self.result

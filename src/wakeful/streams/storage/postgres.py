@@ -52,8 +52,11 @@ from .common import (
     check_boundary,
     existing_result,
     fork_key,
+    offset_gone,
     plan_fork,
+    plan_trim,
     prefix_upper,
+    trim_target,
     visible,
 )
 from .postgres_notify import ChangeRelay, channel_for
@@ -268,8 +271,9 @@ class PostgresStorage(Storage):
         return record(row) if row is not None else None
 
     async def _purge(self, connection: Connection, stream: StreamRecord, effects: Effects) -> None:
-        """Remove a stream for good, and any soft-deleted sources only it kept alive."""
-        await connection.execute(self.sql.purge, stream.id)
+        """Remove a stream for good (with what was scheduled to it), and any soft-deleted
+        sources only it kept alive."""
+        await connection.execute(self.sql.purge, stream.id, stream.path)
         effects.changed.add(stream.id)
         if stream.fork_of is None:
             return
@@ -292,20 +296,73 @@ class PostgresStorage(Storage):
         chunk = ChunkBuilder(stream, position, max_bytes)
         if chunk.done:
             return chunk.finish()
+        for level in levels(await self._chain(connection, stream)):
+            rows = await connection.fetch(
+                self.sql.read_level, level.stream_id, chunk.position, chunk.scan_end(level.upper)
+            )
+            chunk.take(((row[0], row[1]) for row in rows), level.upper)
+            if chunk.done:
+                break
+        if chunk.maybe_trimmed:
+            # A trim may have committed since ``stream`` was loaded: then what this read
+            # skipped is gone, and the reader must hear so rather than get wrong offsets.
+            fresh = await self._by_id(connection, stream.id)
+            if fresh is not None and chunk.position < fresh.retained_from:
+                raise offset_gone(fresh, chunk.position)
+        return chunk.finish()
+
+    async def _chain(self, connection: Connection, stream: StreamRecord) -> list[StreamRecord]:
         chain = [stream]
         while chain[-1].fork_of is not None:
             source = await self._by_id(connection, chain[-1].fork_of)
             if source is None:
                 break
             chain.append(source)
-        for level in levels(chain):
-            rows = await connection.fetch(
-                self.sql.read_level, level.stream_id, position, chunk.scan_end(level.upper)
+        return chain
+
+    async def _boundary(self, connection: Connection, stream: StreamRecord, target: int) -> int:
+        """The last message boundary at or below ``target`` (``target`` is below the tail)."""
+        best = stream.retained_from
+        for level in levels(await self._chain(connection, stream)):
+            if level.upper <= target:
+                best = max(best, level.upper)  # where the level above begins
+            start = await connection.fetchval(
+                self.sql.boundary, level.stream_id, target, level.upper
             )
-            chunk.take(((row[0], row[1]) for row in rows), level.upper)
-            if chunk.done:
-                break
-        return chunk.finish()
+            if start is not None:
+                best = max(best, start)
+        return best
+
+    async def _trim(
+        self,
+        connection: Connection,
+        effects: Effects,
+        path: str,
+        before: int | None,
+        keep_last: int | None,
+    ) -> int:
+        stream = visible(await self._by_path(connection, path, lock=True), path, time.time())
+        last_kept = None
+        if keep_last is not None:
+            last_kept = await connection.fetchval(
+                self.sql.nth_last, stream.id, max(keep_last - 1, 0)
+            )
+        target = trim_target(stream, before, keep_last, last_kept)
+        if target is None:
+            return stream.retained_from
+        boundary = (
+            stream.tail
+            if target >= stream.tail
+            else await self._boundary(connection, stream, target)
+        )
+        forks: list[StreamRecord] = []
+        if stream.forks > 0:
+            forks = [record(row) for row in await connection.fetch(self.sql.forks_of, stream.id)]
+        retained = plan_trim(stream, boundary, forks)
+        if retained > stream.retained_from:
+            await connection.execute(self.sql.trim, stream.id, retained)
+            effects.changed.add(stream.id)
+        return retained
 
     async def _set_labels(
         self, connection: Connection, stream_id: int, labels: Mapping[str, str | None]
@@ -342,7 +399,7 @@ class PostgresStorage(Storage):
         content_type = request.content_type
         ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
         fork_of: int | None = None
-        position = 0
+        position = retained = 0
         if fork is not None:
             source = await self._by_path(connection, fork.source_path, lock=True)
             plan = plan_fork(request, source, now)
@@ -355,7 +412,7 @@ class PostgresStorage(Storage):
             if fork.sub_offset:
                 read = await self._read_chain(connection, source, position, 1 << 62)
                 position = advance(source, read, position, fork.sub_offset)
-            fork_of = source.id
+            fork_of, retained = source.id, source.retained_from
             await connection.execute(self.sql.add_fork, source.id)
 
         content_type = content_type or "application/octet-stream"
@@ -372,6 +429,7 @@ class PostgresStorage(Storage):
             fork_of,
             position,
             key,
+            retained,
         )
         if row is None:  # another process created this path since we looked
             raise _Retry
@@ -593,6 +651,13 @@ class PostgresStorage(Storage):
         for row in rows:
             removed += await self.transact(partial(self._expire_one, stream_id=row[0]))
         return removed
+
+    async def trim(
+        self, path: str, *, before: int | None = None, keep_last: int | None = None
+    ) -> int:
+        return await self.transact(
+            partial(self._trim, path=path, before=before, keep_last=keep_last)
+        )
 
     async def commit(self, operations: Sequence[batch.Operation]) -> list[object]:
         ops = list(operations)

@@ -129,6 +129,12 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO {schema}.subscription_patterns (version, count) VALUES (0, 0);
     """,
+    # 4: retention: where a stream now begins, once messages before it were trimmed; and
+    # scheduled appends by target, removed with the stream they were due to.
+    """
+    ALTER TABLE {schema}.streams ADD COLUMN retained_from BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX schedules_by_path ON {schema}.schedules (path);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

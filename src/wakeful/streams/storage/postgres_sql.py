@@ -16,7 +16,7 @@ from ..model import ProducerClaim, StreamRecord
 COLUMNS = (
     "id, path, content_type, created_at, ttl_seconds, expires_at, last_access, tail, closed,"
     " closed_by_id, closed_by_epoch, closed_by_seq, last_seq, fork_of, fork_pos, fork_request,"
-    " forks, deleted"
+    " forks, deleted, retained_from"
 )
 
 
@@ -43,6 +43,7 @@ def record(row: asyncpg.Record | Any) -> StreamRecord:
         fork_request=row["fork_request"],
         forks=row["forks"],
         deleted=row["deleted"],
+        retained_from=row["retained_from"],
     )
 
 
@@ -101,8 +102,8 @@ class Statements:
         )
         self.insert_stream = (
             f"INSERT INTO {s}.streams (path, content_type, created_at, ttl_seconds, expires_at,"
-            " last_access, tail, closed, fork_of, fork_pos, fork_request)"
-            " VALUES ($1, $2, $3, $4, $5, $3, $6, $7, $8, $9, $10)"
+            " last_access, tail, closed, fork_of, fork_pos, fork_request, retained_from)"
+            " VALUES ($1, $2, $3, $4, $5, $3, $6, $7, $8, $9, $10, $11)"
             f" ON CONFLICT (path) DO NOTHING RETURNING {COLUMNS}, {watched}"
         )
         self.insert_messages = (
@@ -121,8 +122,25 @@ class Statements:
         self.purge = (
             f"WITH m AS (DELETE FROM {s}.messages WHERE stream_id = $1),"
             f" p AS (DELETE FROM {s}.producers WHERE stream_id = $1),"
-            f" l AS (DELETE FROM {s}.stream_labels WHERE stream_id = $1)"
+            f" l AS (DELETE FROM {s}.stream_labels WHERE stream_id = $1),"
+            f" t AS (DELETE FROM {s}.schedules WHERE path = $2)"
             f" DELETE FROM {s}.streams WHERE id = $1"
+        )
+        # Retention: the last message boundary at or below a position on one level of a
+        # fork chain, the message that keeps the last N, the forks that hold a trim back,
+        # and the trim itself.
+        self.boundary = (
+            f"SELECT max(start) FROM {s}.messages"
+            " WHERE stream_id = $1 AND start <= $2 AND start < $3"
+        )
+        self.nth_last = (
+            f"SELECT start FROM {s}.messages WHERE stream_id = $1"
+            " ORDER BY start DESC LIMIT 1 OFFSET $2"
+        )
+        self.forks_of = f"SELECT {COLUMNS} FROM {s}.streams WHERE fork_of = $1"
+        self.trim = (
+            f"WITH m AS (DELETE FROM {s}.messages WHERE stream_id = $1 AND start < $2)"
+            f" UPDATE {s}.streams SET retained_from = $2 WHERE id = $1"
         )
         self.touch = f"UPDATE {s}.streams SET last_access = $2 WHERE id = $1"
         self.read_level = (

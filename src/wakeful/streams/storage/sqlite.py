@@ -35,8 +35,11 @@ from .common import (
     check_boundary,
     existing_result,
     fork_key,
+    offset_gone,
     plan_fork,
+    plan_trim,
     prefix_upper,
+    trim_target,
     visible,
 )
 from .sqlite_rows import by_id, by_path, columns, record
@@ -67,12 +70,68 @@ def _read_chain(
         rows = connection.execute(
             "SELECT start, data FROM messages WHERE stream_id = ? AND start >= ? AND start < ?"
             " ORDER BY start",
-            (level.stream_id, position, chunk.scan_end(level.upper)),
+            (level.stream_id, chunk.position, chunk.scan_end(level.upper)),
         )
         chunk.take(rows, level.upper)
         if chunk.done:
             break
+    if chunk.maybe_trimmed:
+        # A trim may have committed since ``stream`` was loaded: then what this read skipped
+        # is gone, and the reader must hear so rather than get messages at wrong offsets.
+        fresh = by_id(connection, stream.id)
+        if fresh is not None and chunk.position < fresh.retained_from:
+            raise offset_gone(fresh, chunk.position)
     return chunk.finish()
+
+
+def _boundary(connection: sqlite3.Connection, stream: StreamRecord, target: int) -> int:
+    """The last message boundary at or below ``target`` (``target`` is below the tail)."""
+    best = stream.retained_from
+    for level in levels(_chain(connection, stream)):
+        if level.upper <= target:
+            best = max(best, level.upper)  # where the level above begins
+        row = connection.execute(
+            "SELECT max(start) FROM messages WHERE stream_id = ? AND start <= ? AND start < ?",
+            (level.stream_id, target, level.upper),
+        ).fetchone()
+        if row[0] is not None:
+            best = max(best, row[0])
+    return best
+
+
+def _trim(
+    connection: sqlite3.Connection,
+    effects: Effects,
+    path: str,
+    before: int | None,
+    keep_last: int | None,
+) -> int:
+    stream = visible(by_path(connection, path), path, time.time())
+    last_kept = None
+    if keep_last is not None:
+        row = connection.execute(
+            "SELECT start FROM messages WHERE stream_id = ? ORDER BY start DESC LIMIT 1 OFFSET ?",
+            (stream.id, max(keep_last - 1, 0)),
+        ).fetchone()
+        last_kept = None if row is None else row[0]
+    target = trim_target(stream, before, keep_last, last_kept)
+    if target is None:
+        return stream.retained_from
+    boundary = stream.tail if target >= stream.tail else _boundary(connection, stream, target)
+    forks: list[StreamRecord] = []
+    if stream.forks > 0:
+        rows = connection.execute(f"SELECT {columns} FROM streams WHERE fork_of = ?", (stream.id,))
+        forks = [record(row) for row in rows]
+    retained = plan_trim(stream, boundary, forks)
+    if retained > stream.retained_from:
+        connection.execute(
+            "DELETE FROM messages WHERE stream_id = ? AND start < ?", (stream.id, retained)
+        )
+        connection.execute(
+            "UPDATE streams SET retained_from = ? WHERE id = ?", (retained, stream.id)
+        )
+        effects.changed.add(stream.id)
+    return retained
 
 
 def _advance(
@@ -94,8 +153,10 @@ def _write_messages(
 
 
 def _purge(connection: sqlite3.Connection, stream: StreamRecord, effects: Effects) -> None:
-    """Remove a stream for good, and any soft-deleted sources only it kept alive."""
+    """Remove a stream for good (with what was scheduled to it), and any soft-deleted
+    sources only it kept alive."""
     connection.execute("DELETE FROM messages WHERE stream_id = ?", (stream.id,))
+    connection.execute("DELETE FROM schedules WHERE path = ?", (stream.path,))
     connection.execute("DELETE FROM producers WHERE stream_id = ?", (stream.id,))
     connection.execute("DELETE FROM stream_labels WHERE stream_id = ?", (stream.id,))
     connection.execute("DELETE FROM streams WHERE id = ?", (stream.id,))
@@ -136,7 +197,7 @@ def _create(
     content_type = request.content_type
     ttl_seconds, expires_at = request.ttl_seconds, request.expires_at
     fork_of: int | None = None
-    position = 0
+    position = retained = 0
     if fork is not None:
         source = by_path(connection, fork.source_path)
         plan = plan_fork(request, source, now)
@@ -147,15 +208,15 @@ def _create(
             check_boundary(source, _read_chain(connection, source, position, 1), position)
         if fork.sub_offset:
             position = _advance(connection, source, position, fork.sub_offset)
-        fork_of = source.id
+        fork_of, retained = source.id, source.retained_from
         connection.execute("UPDATE streams SET forks = forks + 1 WHERE id = ?", (source.id,))
 
     content_type = content_type or "application/octet-stream"
     messages = framing.frame(content_type, request.body, creating=True)
     cursor = connection.execute(
         "INSERT INTO streams (path, content_type, created_at, ttl_seconds, expires_at,"
-        " last_access, tail, closed, fork_of, fork_pos, fork_request)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " last_access, tail, closed, fork_of, fork_pos, fork_request, retained_from)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             request.path,
             content_type,
@@ -168,6 +229,7 @@ def _create(
             fork_of,
             position,
             key,
+            retained,
         ),
     )
     stream_id = cursor.lastrowid
@@ -402,6 +464,11 @@ class SqliteStorage(Storage):
 
     async def expire(self) -> int:
         return await self.write(_expire)
+
+    async def trim(
+        self, path: str, *, before: int | None = None, keep_last: int | None = None
+    ) -> int:
+        return await self.write(lambda c, e: _trim(c, e, path, before, keep_last))
 
     def append_internal(
         self, connection: sqlite3.Connection, effects: Effects, path: str, message: bytes

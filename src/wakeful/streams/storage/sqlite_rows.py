@@ -10,7 +10,7 @@ from ..model import ProducerClaim, StreamRecord
 columns = (
     "id, path, content_type, created_at, ttl_seconds, expires_at, last_access, tail, closed,"
     " closed_by_id, closed_by_epoch, closed_by_seq, last_seq, fork_of, fork_pos, fork_request,"
-    " forks, deleted"
+    " forks, deleted, retained_from"
 )
 
 
@@ -33,6 +33,7 @@ def record(row: tuple[Any, ...]) -> StreamRecord:
         fork_request=row[15],
         forks=row[16],
         deleted=bool(row[17]),
+        retained_from=row[18],
     )
 
 

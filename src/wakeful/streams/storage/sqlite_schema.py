@@ -94,6 +94,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX schedules_by_due ON schedules (due_at);
     """,
+    # 4: retention: where a stream now begins, once messages before it were trimmed; and
+    # scheduled appends by target, removed with the stream they were due to.
+    """
+    ALTER TABLE streams ADD COLUMN retained_from INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX schedules_by_path ON schedules (path);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
