@@ -16,6 +16,7 @@ from .agent.limits import Concurrency
 from .agent.provider import ModelCache, agent_resources
 from .entities.definition import Registry
 from .entities.remote_types import RemoteTypes
+from .entities.retention import trim_wake_stream
 from .entities.runtime import Runtime
 from .settings import Settings
 from .streams.paths import MOUNT
@@ -93,3 +94,7 @@ class Background:
                 await self.storage.expire()
             except Exception:
                 log.exception("expiry sweep failed")
+            try:
+                await trim_wake_stream(self.storage, self.settings.wake_retention or None)
+            except Exception:
+                log.exception("trimming the wake stream failed")

@@ -136,6 +136,12 @@ class Settings(BaseModel):
     expiry_sweep_seconds: Annotated[float, Option()] = Field(
         30.0, gt=0, description="Seconds between sweeps that delete expired streams."
     )
+    wake_retention: Annotated[int, Option()] = Field(
+        10_000,
+        ge=0,
+        description="Wake announcements the wake stream keeps; older ones are trimmed at each"
+        " expiry sweep (the wakes themselves stay until handled). 0 keeps every one.",
+    )
     public_url: Annotated[str | None, Option()] = Field(
         None,
         description="URL outside services use to reach this server (webhook callbacks of"

@@ -19,7 +19,7 @@ import time
 
 import orjson
 
-from ..errors import Conflict, NotFound, UnknownEntityType, WakefulError
+from ..errors import Conflict, NotFound, OffsetGone, UnknownEntityType, WakefulError
 from ..settings import DEFAULTS, Settings
 from ..streams.model import CreateRequest
 from ..streams.storage import Storage
@@ -56,12 +56,12 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._concurrency = settings.worker_concurrency
         self.passes_run = 0
+        self.trimmed_past = 0  # times the wake stream's retention overtook the follower
 
     async def start(self) -> None:
         await ensure_wake_stream(self.storage)
         tail = (await self.storage.head(WAKE_STREAM)).tail
-        for subscription_id in await self.storage.subscriptions.outstanding_wakes():
-            self._enqueue(subscription_id)
+        await self._enqueue_outstanding()
         self._tasks.append(asyncio.create_task(self._follow(tail), name="wakeful-wake-follower"))
         for index in range(self._concurrency):
             self._tasks.append(asyncio.create_task(self._work(), name=f"wakeful-worker-{index}"))
@@ -79,6 +79,12 @@ class Runtime:
             self._queued.add(subscription_id)
             self._queue.put_nowait(subscription_id)
 
+    async def _enqueue_outstanding(self) -> None:
+        """Queue the wakes the subscriptions table holds unclaimed (it is the truth; the
+        wake stream only announces them)."""
+        for subscription_id in await self.storage.subscriptions.outstanding_wakes():
+            self._enqueue(subscription_id)
+
     async def _follow(self, position: int) -> None:
         """Follow the wake stream from ``position``, queueing every announced entity."""
         hub = self.storage.hub
@@ -92,7 +98,16 @@ class Runtime:
                 if event is None or stream.id != stream_id:
                     stream_id = stream.id
                     continue
-                result = await self.storage.read_from(stream, position)
+                try:
+                    result = await self.storage.read_from(stream, position)
+                except OffsetGone as gone:
+                    # Trimmed past us by the wake stream's retention: what was announced in
+                    # the trimmed part is still in the subscriptions table, so skip ahead
+                    # and queue every outstanding wake from there.
+                    position = max(gone.retained_from or 0, stream.retained_from)
+                    self.trimmed_past += 1
+                    await self._enqueue_outstanding()
+                    continue
                 for raw in result.messages:
                     with contextlib.suppress(ValueError):
                         wake = orjson.loads(raw)
@@ -102,8 +117,7 @@ class Runtime:
                 if not result.messages and not await hub.wait(event, 5.0):
                     # Quiet: pick up wakes no announcement reached us for (more than one
                     # start-up scan returns, or announced while this process was down).
-                    for subscription_id in await self.storage.subscriptions.outstanding_wakes():
-                        self._enqueue(subscription_id)
+                    await self._enqueue_outstanding()
             except asyncio.CancelledError:
                 raise
             except Exception:
