@@ -16,7 +16,7 @@ from .agent.limits import Concurrency
 from .agent.provider import ModelCache, agent_resources
 from .entities.definition import Registry
 from .entities.remote_types import RemoteTypes
-from .entities.retention import trim_wake_stream
+from .entities.retention import delete_idle, trim_wake_stream
 from .entities.runtime import Runtime
 from .settings import Settings
 from .streams.paths import MOUNT
@@ -98,3 +98,8 @@ class Background:
                 await trim_wake_stream(self.storage, self.settings.wake_retention or None)
             except Exception:
                 log.exception("trimming the wake stream failed")
+            if self.settings.run_workers:  # the processes that run a type delete its idle
+                try:
+                    await delete_idle(self.storage, self.registry)
+                except Exception:
+                    log.exception("deleting idle entities failed")

@@ -96,6 +96,8 @@ class EntityType:
     max_attempts: int = 3
     retry_seconds: float = 0.5
     lease_seconds: float = 30.0  # how long a crashed worker's claim blocks this entity
+    # An entity nothing was appended to for this long, with no wake pending, is deleted.
+    idle_ttl: float | None = None
 
     def signal_handler(self, handler: SignalHandler) -> SignalHandler:
         """Decorator: handle custom signals (any name but the runtime's own)."""
@@ -156,6 +158,7 @@ class Registry:
         max_attempts: int = 3,
         retry_seconds: float = 0.5,
         lease_seconds: float = 30.0,
+        idle_ttl: float | None = None,
     ) -> EntityType:
         check_type(name)
         if name in self._types:
@@ -164,6 +167,8 @@ class Registry:
             raise ValueError("max_attempts must be at least 1")
         if not 1 <= lease_seconds <= 600:
             raise ValueError("lease_seconds must be between 1 and 600")
+        if idle_ttl is not None and idle_ttl <= 0:
+            raise ValueError("idle_ttl must be a positive number of seconds")
         entity_type = EntityType(
             name=name,
             handler=handler,
@@ -174,6 +179,7 @@ class Registry:
             max_attempts=max_attempts,
             retry_seconds=retry_seconds,
             lease_seconds=lease_seconds,
+            idle_ttl=idle_ttl,
         )
         self._types[name] = entity_type
         return entity_type
@@ -189,6 +195,7 @@ class Registry:
         max_attempts: int = 3,
         retry_seconds: float = 0.5,
         lease_seconds: float = 30.0,
+        idle_ttl: float | None = None,
     ) -> Callable[[Handler], EntityType]:
         """Decorator form of :meth:`define`::
 
@@ -207,6 +214,7 @@ class Registry:
                 max_attempts=max_attempts,
                 retry_seconds=retry_seconds,
                 lease_seconds=lease_seconds,
+                idle_ttl=idle_ttl,
             )
 
         return register

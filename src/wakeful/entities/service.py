@@ -170,10 +170,12 @@ class EntityService:
         request = AppendRequest(address.stream, JSON, [orjson.dumps(event)])
         await self.storage.commit([batch.Append(request)])
 
-    async def delete(self, url: str) -> None:
+    async def delete(self, url: str, *, if_tail: int | None = None) -> None:
+        """Erase the entity: its streams, subscription and schedules. With ``if_tail``,
+        only if nothing was appended to its stream since it was at that tail (409 else)."""
         address, stream, _ = await self._live(url)
         operations: list[batch.Operation] = [
-            batch.DeleteStream(address.stream),
+            batch.DeleteStream(address.stream, if_tail=if_tail),
             batch.DeleteStream(address.snapshots, missing_ok=True),
             *[batch.CancelSchedule(key) for key in await self._schedules(address, stream)],
         ]

@@ -35,6 +35,9 @@ class Append:
 class DeleteStream:
     path: str
     missing_ok: bool = False
+    # Delete only if the stream's tail is still this (409 otherwise): nothing was appended
+    # since the caller looked, so nothing it did not see goes with the stream.
+    if_tail: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,12 @@ def visible(record: StreamRecord | None, path: str, now: float) -> StreamRecord:
     return record
 
 
+def check_unchanged(stream: StreamRecord, if_tail: int | None) -> None:
+    """Refuse a conditional delete of a stream appended to since the caller looked."""
+    if if_tail is not None and stream.tail != if_tail:
+        raise Conflict(f"stream {stream.path!r} changed since it was read")
+
+
 def fork_key(fork: ForkSpec | None) -> str | None:
     if fork is None:
         return None

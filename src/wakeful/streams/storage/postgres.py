@@ -50,6 +50,7 @@ from .common import (
     ChunkBuilder,
     advance,
     check_boundary,
+    check_unchanged,
     existing_result,
     fork_key,
     offset_gone,
@@ -545,8 +546,11 @@ class PostgresStorage(Storage):
         )
         effects.changed.add(stream.id)
 
-    async def _delete(self, connection: Connection, effects: Effects, path: str) -> None:
+    async def _delete(
+        self, connection: Connection, effects: Effects, path: str, if_tail: int | None = None
+    ) -> None:
         stream = visible(await self._by_path(connection, path, lock=True), path, time.time())
+        check_unchanged(stream, if_tail)
         await self._remove(connection, stream, effects)
 
     async def _expire_one(self, connection: Connection, effects: Effects, stream_id: int) -> int:
@@ -574,10 +578,10 @@ class PostgresStorage(Storage):
                     if stream is None or stream.deleted or stream.closed:
                         return None
                 return await self._append(connection, effects, request)
-            case batch.DeleteStream(path=path, missing_ok=missing_ok):
+            case batch.DeleteStream(path=path, missing_ok=missing_ok, if_tail=if_tail):
                 if missing_ok and await self._by_path(connection, path) is None:
                     return None
-                await self._delete(connection, effects, path)
+                await self._delete(connection, effects, path, if_tail)
                 return None
             case batch.SetLabels(path=path, labels=labels):
                 stream = visible(await self._by_path(connection, path), path, time.time())

@@ -33,6 +33,7 @@ from .common import (
     ChunkBuilder,
     advance,
     check_boundary,
+    check_unchanged,
     existing_result,
     fork_key,
     offset_gone,
@@ -298,12 +299,15 @@ def _append(
     return AppendResult(tail, closing, producer=verdict.producer)
 
 
-def _delete(connection: sqlite3.Connection, effects: Effects, path: str) -> None:
+def _delete(
+    connection: sqlite3.Connection, effects: Effects, path: str, if_tail: int | None = None
+) -> None:
     now = time.time()
     stream = by_path(connection, path)
     if stream is not None and not stream.deleted and stream.expired(now):
         _remove(connection, stream, effects)
     stream = visible(stream, path, now)
+    check_unchanged(stream, if_tail)
     _remove(connection, stream, effects)
 
 
@@ -503,10 +507,10 @@ class SqliteStorage(Storage):
                     if stream is None or stream.deleted or stream.closed:
                         return None
                 return _append(connection, effects, request, hook)
-            case batch.DeleteStream(path=path, missing_ok=missing_ok):
+            case batch.DeleteStream(path=path, missing_ok=missing_ok, if_tail=if_tail):
                 if missing_ok and by_path(connection, path) is None:
                     return None
-                _delete(connection, effects, path)
+                _delete(connection, effects, path, if_tail)
                 return None
             case batch.SetLabels(path=path, labels=labels):
                 stream = visible(by_path(connection, path), path, time.time())
