@@ -28,6 +28,8 @@ import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from support.workers import append_line
+
 from wakeful.agent.models import (
     Finish,
     Model,
@@ -55,12 +57,7 @@ def files() -> Path:
 
 
 def append(name: str, line: str) -> None:
-    """One ``write`` with O_APPEND: a killed process leaves whole lines or none."""
-    descriptor = os.open(files() / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(descriptor, f"{line}\n".encode())
-    finally:
-        os.close(descriptor)
+    append_line(files() / name, line)
 
 
 def apply_once(key: str) -> None:

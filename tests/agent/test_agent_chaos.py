@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.workers import Worker
+from support.workers import Worker, lines
 
 from agent import agent_chaos_types as chaos
 from wakeful.agent.records import Rows
@@ -107,10 +107,6 @@ class Workload:
                 self.urls.append(info.url)
         finally:
             await storage.stop()
-
-
-def lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().split("\n") if line] if path.exists() else []
 
 
 @dataclass
@@ -224,14 +220,7 @@ async def test_kill_9_during_multi_step_tool_runs(tmp_path: Path) -> None:
     workload = Workload(database)
     started = time.monotonic()
     try:
-        for _ in range(KILLS):
-            await workload.top_up()
-            worker.start()
-            await worker.started()
-            await asyncio.sleep(rng.uniform(*ALIVE_SECONDS))
-            worker.kill()
-        worker.start()
-        await worker.started()
+        await worker.kill_at_random(rng, KILLS, ALIVE_SECONDS, workload.top_up)
         deadline = time.monotonic() + DRAIN_SECONDS
         while True:
             agents = await read_all(database, workload.urls)

@@ -82,7 +82,7 @@ async def test_every_row_the_loop_writes_round_trips_through_its_model() -> None
     assert result.status == "completed" and result.text == "It is 5; the rest failed."
 
     seen: dict[str, int] = {}
-    for event in ctx.output.events:
+    for event in ctx.progress.events:
         row_model = MODEL_OF.get(event["type"])
         if row_model is None:
             continue

@@ -21,6 +21,8 @@ from wakeful.entities.runtime import Runtime
 from wakeful.entities.wake import Wake
 from wakeful.errors import WakefulError
 from wakeful.settings import Settings
+from wakeful.streams.subscriptions.model import WakeRequest
+from wakeful.streams.subscriptions.tokens import TokenClaims
 
 from .conftest import HarnessFactory
 from .support import wakes
@@ -187,3 +189,42 @@ async def test_idle_entities_hold_no_tasks_and_leave_the_cache(
         assert len(asyncio.all_tasks()) <= tasks_before
     finally:
         await small.stop()
+
+
+async def test_a_pass_that_loses_its_lease_stops_its_handler_and_commits_nothing(
+    harness_factory: HarnessFactory,
+) -> None:
+    registry = Registry()
+    started = asyncio.Event()
+    outcome: list[str] = []
+
+    @registry.entity("holder", state={"seen": Seen}, lease_seconds=LEASE_SECONDS)
+    async def holder(ctx: Context, wake: Wake) -> None:
+        ctx.state.seen.insert(Seen(id="held"))
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    harness = await harness_factory(registry, workers=False)
+    await harness.service.spawn("holder", "h", message="go")
+    address = Address("holder", "h")
+    row = await harness.storage.subscriptions.claim(address.subscription_id, "worker")
+    before = (await harness.storage.head(address.stream)).tail
+    runner = PassRunner(harness.storage, registry, StateCache(harness.storage), "worker")
+    running = asyncio.ensure_future(runner.run(address, row))
+    await asyncio.wait_for(started.wait(), 5)
+    # The wake ends under the pass (as when its lease runs out and another worker takes
+    # it): the next heartbeat is refused.
+    assert row.wake_id is not None
+    claims = TokenClaims(row.id, row.generation, row.wake_id)
+    await harness.storage.subscriptions.release(
+        row.id, claims, WakeRequest(row.wake_id, row.generation)
+    )
+    with pytest.raises(WakefulError) as caught:
+        await asyncio.wait_for(running, 5)
+    assert caught.value.code == "FENCED"
+    assert outcome == ["cancelled"]
+    assert (await harness.storage.head(address.stream)).tail == before

@@ -1,4 +1,9 @@
-"""Flushes: a pass committing part of its work before it ends (as the agent loop does)."""
+"""Flushes: a pass committing its progress before it ends (as the agent loop does).
+
+What a flush commits is ``ctx.progress``, where the agent loop keeps its rows (and moves
+a tool's writes with its result); the handler's own writes (``ctx.output``) wait for the
+final commit, the one that acknowledges the inputs. These tests write progress rows the
+way the loop does, and check that handler writes never go with a flush."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from wakeful.entities import vocabulary as v
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.wake import Wake
+from wakeful.state.events import insert
 
 from .conftest import HarnessFactory
 
@@ -23,6 +29,38 @@ def item_keys(events: list[dict[str, object]]) -> list[object]:
     return [event["key"] for event in of_type(events, v.state_type("items"))]
 
 
+def record(ctx: Context, key: str) -> None:
+    """Buffer a progress row, as the agent loop does with its own."""
+    event = insert(v.state_type("items"), key, {"id": key})
+    ctx.progress.events.append(event)
+    ctx.store.apply(event)
+
+
+async def test_a_flush_commits_progress_and_holds_the_handlers_writes(
+    harness_factory: HarnessFactory,
+) -> None:
+    registry = Registry()
+    seen: list[list[object]] = []
+
+    @registry.entity("log", state={"items": Item})
+    async def log(ctx: Context, wake: Wake) -> None:
+        ctx.state.items.insert(Item(id="handler"))
+        record(ctx, "progress")
+        await ctx.flush()
+        seen.append(item_keys(await harness.events(ctx.url)))
+
+    harness = await harness_factory(registry)
+    await harness.service.spawn("log", "a", message="go")
+    await harness.wait_passes("/log/a", 1)
+    assert seen == [["progress"]]
+    # The handler's write lands with the final commit, after the flushed progress.
+    events = await harness.events("/log/a")
+    assert item_keys(events) == ["progress", "handler"]
+    (wake,) = of_type(events, v.WAKE)
+    handler_at = next(i for i, e in enumerate(events) if e.get("key") == "handler")
+    assert events.index(wake) > handler_at  # in the commit that records the wake
+
+
 async def test_flushes_not_waited_for_land_in_the_order_asked(
     harness_factory: HarnessFactory,
 ) -> None:
@@ -32,7 +70,7 @@ async def test_flushes_not_waited_for_land_in_the_order_asked(
     @registry.entity("log", state={"items": Item})
     async def log(ctx: Context, wake: Wake) -> None:
         for index in range(20):
-            ctx.state.items.insert(Item(id=f"i{index:02d}"))
+            record(ctx, f"i{index:02d}")
             await ctx.flush(wait=False)
         await ctx.flush()  # waits for every earlier flush too
         head = await harness.storage.head(ctx.address.stream)
@@ -53,15 +91,21 @@ async def test_flushes_not_waited_for_land_in_the_order_asked(
 async def test_a_retry_after_flushes_keeps_writing(harness_factory: HarnessFactory) -> None:
     """The first attempt flushed, then failed; the retry's writes must land too (its
     producer sequence goes on from the flushes that landed, instead of starting over and
-    being taken for duplicates)."""
+    being taken for duplicates). The failed attempt's progress lands (the loop's records
+    are facts), its handler writes do not."""
     registry = Registry()
     attempts: list[int] = []
+    seen: list[list[str]] = []
 
     @registry.entity("job", state={"items": Item}, max_attempts=2, retry_seconds=0.01)
     async def job(ctx: Context, wake: Wake) -> None:
         attempts.append(len(attempts) + 1)
-        ctx.state.items.insert(Item(id=f"attempt{len(attempts)}-flushed"))
+        # The retry sees what the failed attempt flushed.
+        seen.append(sorted(row.id for row in ctx.state.items))
+        record(ctx, f"attempt{len(attempts)}-flushed")
         await ctx.flush()
+        ctx.state.items.insert(Item(id=f"attempt{len(attempts)}-held"))
+        record(ctx, f"attempt{len(attempts)}-unflushed")
         if len(attempts) == 1:
             raise RuntimeError("after a flush")
         ctx.state.items.insert(Item(id=f"attempt{len(attempts)}-final"))
@@ -71,7 +115,15 @@ async def test_a_retry_after_flushes_keeps_writing(harness_factory: HarnessFacto
     await harness.wait_passes("/job/a", 1)
     events = await harness.events("/job/a")
     assert attempts == [1, 2]
-    assert item_keys(events) == ["attempt1-flushed", "attempt2-flushed", "attempt2-final"]
+    assert seen == [[], ["attempt1-flushed", "attempt1-unflushed"]]
+    assert item_keys(events) == [
+        "attempt1-flushed",
+        "attempt1-unflushed",
+        "attempt2-flushed",
+        "attempt2-unflushed",
+        "attempt2-held",
+        "attempt2-final",
+    ]
     assert (await harness.service.get("/job/a")).status == v.IDLE
 
 
@@ -87,10 +139,13 @@ async def test_a_failed_flush_fails_the_attempt_and_nothing_after_it_lands(
             return
         attempts.append(len(attempts) + 1)
         if len(attempts) == 1:
-            ctx.state.items.insert(Item(id="with-the-failed-spawn"))
-            ctx.spawn("maker", "taken")  # exists already: this flush cannot commit
+            # A tool's writes go with its result, in the progress.
+            tool = ctx.for_tool()
+            tool.state.items.insert(Item(id="with-the-failed-spawn"))
+            tool.spawn("maker", "taken")  # exists already: this flush cannot commit
+            tool.output.move_to(ctx.progress)
             await ctx.flush(wait=False)
-            ctx.state.items.insert(Item(id="after-the-failure"))
+            record(ctx, "after-the-failure")
             await ctx.flush()  # raises the earlier flush's failure
             return
         ctx.state.items.insert(Item(id="retry"))
@@ -114,7 +169,7 @@ async def test_a_flush_not_waited_for_lands_on_its_own_soon(
 
     @registry.entity("note", state={"items": Item})
     async def note(ctx: Context, wake: Wake) -> None:
-        ctx.state.items.insert(Item(id="early"))
+        record(ctx, "early")
         await ctx.flush(wait=False)
         await asyncio.sleep(0.3)  # no other flush comes: it must not wait for one
         seen_on_stream.append(item_keys(await harness.events(ctx.url)))
@@ -134,7 +189,7 @@ async def test_a_pass_ending_before_a_deferred_flush_commits_it_with_the_rest(
 
     @registry.entity("quick", state={"items": Item})
     async def quick(ctx: Context, wake: Wake) -> None:
-        ctx.state.items.insert(Item(id="deferred"))
+        record(ctx, "deferred")
         await ctx.flush(wait=False)  # the pass ends before it is due
 
     harness = await harness_factory(registry)

@@ -34,7 +34,9 @@ class Subprocess:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+        # Appending: the child writes through the same file offset the parent reads from
+        # (seeking to read would have the child overwrite its earlier output).
+        self._log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115 (lives with the process)
 
     def kill(self) -> None:
         """``kill -9``: no shutdown, no flush, nothing but what the database already has."""

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from ..entities import events as entity_events
 from ..entities import vocabulary as v
+from ..entities.resources import PASS_FAILED
 from ..state.events import now_timestamp
 from . import records as r
 from . import rows as s
@@ -123,32 +124,57 @@ class Agent:
 
         ``force`` starts a run from the conversation so far even without a new message
         (resuming a stopped or failed conversation). Returns at once with status ``idle``
-        when there is nothing to do."""
-        if prompt is not None:
+        when there is nothing to do.
+
+        A pass that is tried again (its handler raised, or its worker died) asks for the
+        same run again: each call of a pass has a key (:meth:`Context.run_key`) that the
+        run records, so the retry continues that run, or returns its result if it ended,
+        instead of starting a second one."""
+        key = self.ctx.run_key()
+        served = self._served(key)
+        if served is not None and served.status in s.RUN_DONE:
+            return self._result(served)
+        if prompt is not None and served is None:
             self._emit(entity_events.inbox(prompt, self.ctx.url))
         run = self.rows.active_run()
         wake = self.ctx.wake
-        if run is not None and wake is not None and wake.interrupted:
+        if run is not None and wake is not None and wake.interrupted and served is None:
             self._finish(run, s.ABORTED, finish_reason="interrupted")
             run = None
         if run is None:
             if prompt is None and not force and not self._has_new_messages():
                 return RunResult(None, "idle")
-            run = self._start_run()
+            run = self._start_run(key)
         else:
             # Messages that arrive while a run waits join it (the model sees them with the
             # tool results); recording them keeps "which run answered what" exact.
             joined = [m.id for m in wake.messages] if wake is not None else []
             known = list(run.trigger)
             fresh = [message_id for message_id in joined if message_id not in known]
+            changes: dict[str, Any] = {}
             if run.status == s.AWAITING or fresh:
-                run = self._save(run, status=s.RUNNING, trigger=known + fresh)
+                changes.update(status=s.RUNNING, trigger=known + fresh)
+            if key is not None and key not in run.wakes:
+                changes["wakes"] = [*run.wakes, key]
+            if changes:
+                run = self._save(run, **changes)
         try:
             return await self._loop(run)
         except Interrupted:
             return self._finish(run, s.ABORTED, finish_reason="interrupted")
         finally:
             self._stop_watching()
+
+    def _served(self, key: str | None) -> RunRow | None:
+        """The run that served the wake ``key`` already (in an earlier try of this pass),
+        unless the runtime closed it because that pass failed for good: a resume then
+        starts over."""
+        if key is None:
+            return None
+        for run in reversed(self.rows.runs()):
+            if key in run.wakes:
+                return None if run.finish_reason == PASS_FAILED else run
+        return None
 
     # --- the loop --------------------------------------------------------------------
 
@@ -210,7 +236,7 @@ class Agent:
 
     # --- runs and steps --------------------------------------------------------------
 
-    def _start_run(self) -> RunRow:
+    def _start_run(self, key: str | None) -> RunRow:
         wake = self.ctx.wake
         return self._insert(
             RunRow(
@@ -224,6 +250,7 @@ class Agent:
                 input_tokens=0,
                 output_tokens=0,
                 trigger=[message.id for message in wake.messages] if wake is not None else [],
+                wakes=[key] if key is not None else [],
             )
         )
 
@@ -471,7 +498,10 @@ class Agent:
         attempt = call.attempts or 1
         started = time.perf_counter()
         while True:
-            context = ToolContext(self.ctx, run.id, call.id, attempt)
+            # The tool's writes are its own until its result is recorded: then they move to
+            # the progress with it, to land in the same commit (a failed attempt's never do).
+            view = self.ctx.for_tool()
+            context = ToolContext(view, run.id, call.id, attempt)
             try:
                 async with self.concurrency.tool_calls:
                     result = await tool.call(dict(call.args), context)
@@ -491,6 +521,7 @@ class Agent:
                 self._call_done(call, s.FAILED, error=message, started=started)
                 break
             else:
+                view.output.move_to(self.ctx.progress)
                 self._call_done(call, s.COMPLETED, result=_jsonable(result), started=started)
                 break
         # Not waited for: the next model call overlaps the commit, and the flush that
@@ -599,7 +630,7 @@ class _StepStream:
         try:
             while True:
                 wait = None
-                if any(self._pending.values()) or self.agent.ctx.output.events:
+                if any(self._pending.values()) or self.agent.ctx.progress.events:
                     elapsed = time.monotonic() - self._last
                     wait = max(0.0, self.agent.options.delta_interval - elapsed)
                 try:
@@ -640,7 +671,7 @@ class _StepStream:
         """Append pending deltas, and anything else not yet flushed (the step's start)."""
         self._last = time.monotonic()
         self._emit_deltas()
-        if self.agent.ctx.output.events:
+        if self.agent.ctx.progress.events:
             await self.agent.ctx.flush()
 
     def _emit_deltas(self) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ..entities.resources import AgentFactory, Resources
+from ..entities.resources import AgentFactory, PassCloser, Resources
+from .closing import OpenRuns
 from .limits import UNLIMITED, Concurrency
 from .loop import Agent
 from .models.base import Model
@@ -73,5 +74,10 @@ def agent_resources(
     models: ModelCache | None = None,
     resources: Resources | None = None,
 ) -> Resources:
-    """``resources`` (or new ones) with the agent loop provided, for a ``Runtime``."""
-    return (resources or Resources()).provide(AgentFactory, Agents(concurrency, models))
+    """``resources`` (or new ones) with the agent loop provided, for a ``Runtime``, and
+    the closer that ends the runs a pass leaves open when it is over for good."""
+    return (
+        (resources or Resources())
+        .provide(AgentFactory, Agents(concurrency, models))
+        .provide(PassCloser, OpenRuns())
+    )

@@ -86,6 +86,9 @@ class RunRow(Row):
     output_tokens: int = 0
     #: The inbox messages this run answers (those that started it and those that joined).
     trigger: list[str] = []
+    #: The keys of the wakes this run served (:attr:`wakeful.Wake.key`, one per call of
+    #: ``run()`` in a pass): a retry of one of them continues this run, never a second.
+    wakes: list[str] = []
     finished_at: str | None = None
     duration_ms: int | None = None
     finish_reason: str | None = None

@@ -1,6 +1,7 @@
-"""Writing the agent's rows in a pass: each change goes to the pass's output (committed by
+"""Writing the agent's rows in a pass: each change goes to the pass's progress (committed by
 ``ctx.flush()`` or the end of the pass) and to the pass's state at once, so the writer reads
-its own writes."""
+its own writes. Progress, not output: the handler's own writes wait for the pass's final
+commit, while the run's rows are flushed as it goes (see ``wakeful.entities.context``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class RowWriter:
     ctx: Context
 
     def emit(self, event: dict[str, Any]) -> None:
-        self.ctx.output.events.append(event)
+        self.ctx.progress.events.append(event)
         self.ctx.store.apply(event)
 
     def insert(self, row: RowT) -> RowT:

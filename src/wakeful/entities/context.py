@@ -1,14 +1,22 @@
 """The handler context: what a handler can read and do during one pass.
 
-Everything a handler does is buffered and committed with the pass as one transaction:
-its state changes, the children it spawns, the messages it sends, the streams it starts
-observing, its timers and tags. A pass that fails (or whose worker lost its lease) leaves
-no trace, and its retry starts from the same inputs.
+Everything a handler does is buffered in ``ctx.output`` and committed with the pass's
+final commit, the one that acknowledges its inputs: its state changes, the children it
+spawns, the messages it sends, the streams it starts observing, its timers and tags. So
+each lands exactly once, with the inputs that caused it. A pass that fails (or whose
+worker lost its lease) leaves none of them, and its retry starts from the same inputs.
+
+The agent loop keeps a second buffer, ``ctx.progress``: its own rows (runs, steps, text,
+tool calls), and the writes a tool made through its context (:meth:`Context.for_tool`),
+moved there with the tool call's result. Only that buffer is committed by
+:meth:`Context.flush`, so a crash resumes the run where it stopped without committing a
+handler write ahead of its acknowledgement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +82,18 @@ class PassOutput:
     operations: list[batch.Operation] = field(default_factory=list)
     labels: dict[str, str | None] = field(default_factory=dict)
     completion: dict[str, Any] | None = None
+
+    def move_to(self, other: PassOutput) -> None:
+        """Append what this buffer holds to ``other``, and empty it."""
+        other.events.extend(self.events)
+        other.operations.extend(self.operations)
+        other.labels.update(self.labels)
+        if self.completion is not None:
+            other.completion = self.completion
+        self.events.clear()
+        self.operations.clear()
+        self.labels.clear()
+        self.completion = None
 
 
 class StateCollection(Generic[M]):
@@ -225,7 +245,11 @@ class Context:
         self.args = args
         self.parent = parent
         self.first_wake = first_wake
+        #: The handler's writes: held until the pass's final commit.
         self.output = PassOutput()
+        #: The agent loop's rows (and its tools' writes): what :meth:`flush` commits.
+        self.progress = PassOutput()
+        self._runs = 0  # runs of the agent asked for in this pass, for their wake keys
         self.interrupted = asyncio.Event()
         self._registry = registry
         self.store = store
@@ -240,12 +264,35 @@ class Context:
         self._agent: Agent | None = None
         #: The wake this pass handles.
         self.wake: Wake | None = None
-        self.state = State(
+        self.state = self._state_view()
+
+    def _state_view(self) -> State:
+        return State(
             {
-                name: StateCollection(name, spec, store.collection(v.state_type(name)), self.output)
-                for name, spec in definition.state.items()
+                name: StateCollection(
+                    name, spec, self.store.collection(v.state_type(name)), self.output
+                )
+                for name, spec in self.definition.state.items()
             }
         )
+
+    def for_tool(self) -> Context:
+        """A view of this context for one tool call: the same entity, state and pass, but
+        writes buffered apart, so that they can land with the call's result (the agent
+        loop moves them into :attr:`progress` when it records the result)."""
+        view = copy.copy(self)
+        view.output = PassOutput()
+        view.state = view._state_view()
+        return view
+
+    def run_key(self) -> str | None:
+        """The key of the next agent run asked for in this pass: the same in every retry
+        and re-claim of the same inputs (None outside a wake from the runtime)."""
+        key = self.wake.key if self.wake is not None else ""
+        if not key:
+            return None
+        self._runs += 1
+        return f"{key}#{self._runs}"
 
     # --- identity --------------------------------------------------------------------
 
@@ -500,7 +547,8 @@ class Context:
         return self._agent
 
     async def flush(self, *, wait: bool = True) -> None:
-        """Commit what this pass has buffered so far, without ending the pass.
+        """Commit the agent loop's progress so far (:attr:`progress`), without ending the
+        pass; the handler's own writes (:attr:`output`) wait for the final commit.
 
         The agent loop flushes after each step and tool result so that a crash resumes
         where it stopped. Writes still go through the pass's fenced producer. Flushes land

@@ -5,6 +5,25 @@ the tails the claim saw. The commit is one transaction holding the entity's even
 (through a producer fenced by the claim's generation), everything the handler asked for,
 the new cursor, and the acknowledgement of the wake. Crash anywhere before it and the
 next claim starts from the same inputs; after it, the inputs are never handled again.
+
+Exactly once, with an agent in the pass (docs/entities.md, "Exactly once"):
+
+- The handler's writes (``ctx.output``) are held until that final commit, so they land
+  exactly once, with the acknowledgement. Flushes commit only ``ctx.progress``: the agent
+  loop's rows, and a tool's writes, moved there with its result. The other way (ack the
+  inputs with the first flush and continue runs through a run-level wake) would need a
+  second kind of wake and would split one pass's writes across commits; holding costs
+  only the ordering: on the stream, handler rows come after the run's flushed rows.
+- A run's progress is a record of facts (a tool that completed did run), so a failed
+  attempt's progress is flushed before the retry, and each attempt loads the state to the
+  end of this pass's flushes: the retry finds the run and continues it. A run records
+  the wake keys it served (``Wake.key``, stable across retries and re-claims of the same
+  inputs), so a retry whose run had already ended gets its result, not a second run.
+- A pass over for good (kill, stop, attempts exhausted, a commit that failed) closes the
+  runs, steps and tool calls it left open, through the ``PassCloser`` the agent layer
+  provides as a resource (this layer does not import the agent).
+- The lease is heartbeated from the claim until the commit returns; losing it cancels the
+  handler and the pass commits nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import LOST_CLAIM, InvalidMessage, WakefulError
+from ..errors import LOST_CLAIM, Fenced, InvalidMessage, WakefulError
 from ..state import StateStore
 from ..state.events import Change as StateChange
 from ..state.events import InvalidEvent, parse
@@ -33,7 +52,7 @@ from .addressing import SHARED_PREFIX, Address
 from .context import JSON, Context, next_cron
 from .definition import EntityType, Registry
 from .loading import SNAPSHOT_LABEL, StateCache, read_messages
-from .resources import Resources
+from .resources import KILLED, PASS_FAILED, STOPPED, PassCloser, Resources
 from .wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
 
 log = logging.getLogger("wakeful.entities")
@@ -44,6 +63,8 @@ RUNTIME_BOOKKEEPING = frozenset({v.MANIFEST, v.WAKE})
 SIGNAL_CHECK_SECONDS = 0.05
 # How long a flush not waited for may wait for company before it commits on its own.
 DEFERRED_FLUSH_SECONDS = 0.002
+# Why a pass is over for good, by the status it leaves the entity in.
+_CLOSE_REASON = {v.FAILED: PASS_FAILED, v.STOPPED: STOPPED, v.KILLED: KILLED}
 
 
 @dataclass(slots=True)
@@ -64,9 +85,16 @@ class Flushes:
     failure: BaseException | None = None
     deferred: asyncio.TimerHandle | None = None  # a flush not waited for, due soon
     landed: int = -1  # the producer sequence after the last append that landed
+    end: int = -1  # the stream's tail after the last append that landed
 
     def __post_init__(self) -> None:
         self.landed = self.seq
+        self.end = max(self.end, self.own_end)
+
+    def next_attempt(self) -> Flushes:
+        """The flushes of the next attempt: they go on from where these landed (starting
+        the producer sequence over would have them taken for duplicates and dropped)."""
+        return Flushes(self.row, self.landed, self.own_end, self.contiguous, end=self.end)
 
     async def settled(self) -> None:
         """Wait for every flush asked for so far; raise the first failure."""
@@ -85,6 +113,20 @@ class Outcome:
     failure: BaseException | None = None
     attempts: int = 0
     flushes: Flushes | None = None
+    killed: bool = False  # a kill signal cancelled the handler
+    claimed: StateStore | None = None  # the state as the claim found it
+    closing: list[dict[str, Any]] = field(default_factory=list)  # ends what it left open
+
+
+@dataclass(slots=True)
+class Lease:
+    """The claim's lease, heartbeated from the start of the pass until its commit returns.
+
+    Losing it cancels the handler; the pass then commits nothing (another worker may hold
+    the wake by now)."""
+
+    lost: bool = False
+    handler: asyncio.Task[None] | None = None
 
 
 @dataclass(slots=True)
@@ -143,6 +185,17 @@ class PassRunner:
     async def run(self, address: Address, row: SubscriptionRow) -> None:
         assert row.wake_id is not None
         claims = TokenClaims(row.id, row.generation, row.wake_id)
+        lease = Lease()
+        keeper = asyncio.create_task(self._keep_lease(row, claims, lease))
+        try:
+            await self._run(address, row, claims, lease)
+        finally:
+            keeper.cancel()
+            await asyncio.wait({keeper})
+
+    async def _run(
+        self, address: Address, row: SubscriptionRow, claims: TokenClaims, lease: Lease
+    ) -> None:
         definition = self.registry.get(address.type)
         main = next((link for link in row.links if link.path == address.stream), None)
         if main is None:
@@ -159,13 +212,16 @@ class PassRunner:
         snapshot = None
         if loaded.store.events - loaded.snapshot_events >= loading.SNAPSHOT_EVERY_EVENTS:
             snapshot = loaded.store.snapshot()
-        outcome = Outcome(status=status, new_status=new_status)
+        outcome = Outcome(status=status, new_status=new_status, claimed=loaded.store)
         if new_status == v.IDLE and not inputs.wake.is_empty():
             outcome = await self._attempts(
-                address, definition, row, claims, created, inputs, outcome, main.tail
+                address, definition, row, lease, created, inputs, outcome, main.tail
             )
         self.cache.drop(address.url)
-        await self._commit(address, row, claims, inputs, outcome, snapshot, created)
+        outcome.closing = await self._closing(address, definition, outcome)
+        if lease.lost:
+            raise Fenced(f"{row.id}: lost the lease; the pass commits nothing")
+        await self._commit(address, definition, row, claims, inputs, outcome, snapshot, created)
         if outcome.ctx is not None and outcome.store is not None:
             # Cache the state as read from the stream, not the handler's copy: that one holds
             # the pass's own writes without their stream positions (the next load replays
@@ -191,6 +247,9 @@ class PassRunner:
         cursor_row = _manifest(store, "cursor") or {}
         cursor: dict[str, int] = dict(cursor_row.get("streams", {}))
         wake.first = address.stream not in cursor
+        # Where the inputs begin on the entity's own stream: every committed pass moves it
+        # (its commit appends there), a failed or crashed one does not.
+        wake.key = str(cursor.get(address.stream, 0))
         for link in links:
             path = link.path
             start = cursor.get(path, 0 if path == address.stream else link.acked)
@@ -327,7 +386,7 @@ class PassRunner:
         address: Address,
         definition: EntityType,
         row: SubscriptionRow,
-        claims: TokenClaims,
+        lease: Lease,
         created: dict[str, Any],
         inputs: Inputs,
         outcome: Outcome,
@@ -337,20 +396,19 @@ class PassRunner:
         failed (its inputs stay unhandled until a resume)."""
         for attempt in range(1, definition.max_attempts + 1):
             outcome.attempts = attempt
-            # Each attempt starts from the stream, not from what a failed attempt changed.
+            # Each attempt starts from the stream, not from what a failed attempt changed,
+            # but with what this pass flushed (the run it continues).
+            flushes = outcome.flushes.next_attempt() if outcome.flushes else Flushes(row, 0, tail)
             self.cache.drop(address.url)
-            store = (await self.cache.load(address, definition, tail)).store
+            store = (await self.cache.load(address, definition, max(tail, flushes.end))).store
             ctx = await self._context(address, definition, created, store, inputs.wake.first)
-            # The producer sequence goes on from a failed attempt's flushes: starting over
-            # would have the new attempt's appends taken for duplicates and dropped.
-            seq = outcome.flushes.landed if outcome.flushes is not None else 0
-            outcome.flushes = self._flushes[id(ctx)] = Flushes(row, seq, tail)
+            outcome.flushes = self._flushes[id(ctx)] = flushes
             task: asyncio.Task[None] = asyncio.ensure_future(
                 self._call(definition, ctx, inputs.wake)
             )
+            lease.handler = task
             helpers: list[asyncio.Future[None]] = [
-                asyncio.create_task(self._keep_lease(row, claims, task)),
-                asyncio.create_task(self._watch_signals(address, tail, ctx, task)),
+                asyncio.create_task(self._watch_signals(address, tail, ctx, task, outcome)),
             ]
             try:
                 await task
@@ -363,13 +421,23 @@ class PassRunner:
                     # This worker is stopping (the pass itself was cancelled, not just the
                     # handler): commit nothing, so the next claim resumes from the stream.
                     raise
-                outcome.failure = RuntimeError("handler cancelled (kill signal or lost lease)")
-                outcome.new_status = v.FAILED
+                if lease.lost:
+                    # Another worker may hold the wake by now: commit nothing either.
+                    raise Fenced(f"{row.id}: lost the lease; nothing commits") from None
+                # A kill: over for good. What the run recorded lands, and its open rows
+                # are closed with the commit.
+                self._start_flush(ctx, flushes)
+                outcome.killed, outcome.new_status, outcome.failure = True, v.KILLED, None
                 return outcome
             except Exception as exc:
                 outcome.failure = exc
                 log.warning("%s: handler attempt %d failed: %r", address, attempt, exc)
+                # The run's records are facts (a tool that completed did run): they land
+                # now, so that the retry continues the run from them. The handler's own
+                # writes do not: the retry makes them again.
+                self._start_flush(ctx, flushes)
             finally:
+                lease.handler = None
                 self._flushes.pop(id(ctx), None)
                 if outcome.flushes.deferred is not None:
                     outcome.flushes.deferred.cancel()  # the final commit takes what is left
@@ -398,6 +466,7 @@ class PassRunner:
             for signal in wake.signals:
                 await definition.on_signal(ctx, signal)
             rest = Wake(
+                key=wake.key,
                 first=wake.first,
                 messages=wake.messages,
                 children=wake.children,
@@ -490,9 +559,10 @@ class PassRunner:
 
     @staticmethod
     def _take_output(ctx: Context, flushes: Flushes) -> tuple[list[batch.Operation], int]:
-        """What the pass buffered so far, as the operations of one flush (and the bytes it
-        appends); the buffer starts over for the next flush."""
-        output = ctx.output
+        """The progress buffered so far (never the handler's own writes: they wait for the
+        final commit), as the operations of one flush (and the bytes it appends); the
+        buffer starts over for the next flush."""
+        output = ctx.progress
         events, extra, labels = list(output.events), list(output.operations), dict(output.labels)
         output.events.clear()
         output.operations.clear()
@@ -537,6 +607,7 @@ class PassRunner:
             flushes.landed = seq + 1
             appended = results[0]
             assert isinstance(appended, AppendResult)
+            flushes.end = max(flushes.end, appended.tail)
             if appended.tail - size == flushes.own_end:
                 flushes.own_end = appended.tail
             else:
@@ -555,24 +626,30 @@ class PassRunner:
             store.position = message.end
         return store
 
-    async def _keep_lease(
-        self, row: SubscriptionRow, claims: TokenClaims, task: asyncio.Task[None]
-    ) -> None:
-        """Heartbeat the lease while the handler runs; cancel the handler if it is lost."""
+    async def _keep_lease(self, row: SubscriptionRow, claims: TokenClaims, lease: Lease) -> None:
+        """Heartbeat the lease until cancelled (when the pass has committed); if it is lost,
+        cancel the handler and let the pass know it must commit nothing."""
         assert row.wake_id is not None
         interval = max(row.lease_seconds / 3, 0.2)
         request = WakeRequest(row.wake_id, row.generation)
-        while not task.done():
+        while True:
             await asyncio.sleep(interval)
             try:
                 await self.storage.subscriptions.ack(row.id, claims, request)
             except WakefulError as exc:
-                log.warning("%s: lost the lease (%s); stopping the handler", row.id, exc.code)
-                task.cancel()
+                log.warning("%s: lost the lease (%s); stopping the pass", row.id, exc.code)
+                lease.lost = True
+                if lease.handler is not None:
+                    lease.handler.cancel()
                 return
 
     async def _watch_signals(
-        self, address: Address, position: int, ctx: Context, task: asyncio.Task[None]
+        self,
+        address: Address,
+        position: int,
+        ctx: Context,
+        task: asyncio.Task[None],
+        outcome: Outcome,
     ) -> None:
         """While the handler runs, act on interrupt and kill signals as they arrive."""
         hub = self.storage.hub
@@ -606,6 +683,7 @@ class PassRunner:
                     if name in (v.INTERRUPT, v.STOP, v.KILL):
                         ctx.interrupted.set()
                     if name == v.KILL:
+                        outcome.killed = True
                         task.cancel()
                         return
             await hub.wait(event, 5.0)
@@ -616,9 +694,31 @@ class PassRunner:
 
     # --- commit ----------------------------------------------------------------------
 
+    async def _closing(
+        self, address: Address, definition: EntityType, outcome: Outcome
+    ) -> list[dict[str, Any]]:
+        """The events that end the runs, steps and tool calls left open when the pass is
+        over for good (from the agent layer's closer, if the runtime has one)."""
+        closer = self.resources.get(PassCloser)
+        if closer is None or outcome.new_status == outcome.status:
+            return []
+        reason = _CLOSE_REASON.get(outcome.new_status)
+        if reason is None:
+            return []
+        store = outcome.claimed
+        flushes = outcome.flushes
+        if store is None or (flushes is not None and flushes.end > store.position):
+            # The pass flushed: close what the stream holds now, not what the claim saw
+            # (a fresh load: the cached state is the one as claimed).
+            upto = flushes.end if flushes is not None else 0
+            store = (await self.cache.load(address, definition, upto)).store
+        failure = outcome.failure
+        return closer(store, reason, f"{type(failure).__name__}: {failure}" if failure else None)
+
     async def _commit(
         self,
         address: Address,
+        definition: EntityType,
         row: SubscriptionRow,
         claims: TokenClaims,
         inputs: Inputs,
@@ -638,6 +738,7 @@ class PassRunner:
             log.warning("%s: pass could not commit: %s", address, exc.message)
             outcome.ctx, outcome.store = None, None
             outcome.failure, outcome.new_status = exc, v.FAILED
+            outcome.closing = await self._closing(address, definition, outcome)
             await self.storage.commit(
                 await self._operations(address, row, claims, inputs, outcome, None, created)
             )
@@ -657,9 +758,13 @@ class PassRunner:
         labels: dict[str, str | None] = {}
         wake, ctx, failure = inputs.wake, outcome.ctx, outcome.failure
         if ctx is not None:
-            own.extend(ctx.output.events)
-            operations.extend(ctx.output.operations)
-            labels.update(ctx.output.labels)
+            # What the run did not flush yet, then the handler's own writes: these land
+            # after the run's flushed rows, and only here, with the acknowledgement.
+            for buffer in (ctx.progress, ctx.output):
+                own.extend(buffer.events)
+                operations.extend(buffer.operations)
+                labels.update(buffer.labels)
+        own.extend(outcome.closing)
         if failure is not None:
             message = f"{type(failure).__name__}: {failure}"
             own.append(events.error(message, "handler", outcome.attempts))
@@ -686,7 +791,7 @@ class PassRunner:
             and failure is None
             and (not wake.is_empty() or inputs.control or inputs.deferred)
         ):
-            store = outcome.store
+            store = outcome.store or outcome.claimed
             previous = (_manifest(store, "cursor") if store is not None else None) or {}
             streams = {**previous.get("streams", {}), **inputs.cursor}
             own.append(events.manifest("cursor", {"streams": streams}))
@@ -726,8 +831,9 @@ class PassRunner:
             return []
         if outcome.failure is not None:
             event = events.child_status(address.url, "failed", None, str(outcome.failure))
-        elif outcome.ctx is not None and outcome.ctx.output.completion is not None:
-            completion = outcome.ctx.output.completion
+        elif outcome.ctx is not None and (
+            completion := outcome.ctx.output.completion or outcome.ctx.progress.completion
+        ):
             event = events.child_status(address.url, "completed", completion.get("response"))
         else:
             return []

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     # run time this module must not import it; the runtime hands the agent layer's
     # factory in as a resource instead (see ``AgentFactory``).
     from ..agent.loop import Agent
+    from ..state import StateStore
     from .context import Context
 
 T = TypeVar("T")
@@ -65,3 +66,25 @@ class AgentFactory:
         """The agent for ``ctx``, from the arguments of ``AgentOptions`` or from one
         ``AgentOptions``."""
         raise NotImplementedError
+
+
+class PassCloser:
+    """Closes the rows a pass left open once that pass is over for good (kill, stop, a
+    handler out of attempts, a commit that failed): the agent layer implements it
+    (:class:`wakeful.agent.provider.OpenRuns`), so that no run, step or tool call stays
+    ``running`` forever, while this layer imports nothing from it.
+
+    ``reason`` is one of :data:`CLOSE_REASONS`; ``error`` says what failed, if anything.
+    Returns the events that close them (none when nothing is open)."""
+
+    def __call__(
+        self, store: StateStore, reason: str, error: str | None = None
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+#: Why a pass is over for good, as :class:`PassCloser` is told.
+PASS_FAILED = "pass_failed"
+STOPPED = "stopped"
+KILLED = "killed"
+CLOSE_REASONS = (PASS_FAILED, STOPPED, KILLED)

@@ -86,6 +86,11 @@ class Wake:
     ranges: list[Range] = field(default_factory=list)
     #: An interrupt signal arrived since the last pass: an active agent run should end.
     interrupted: bool = False
+    #: Where this wake's inputs begin on the entity's own stream: the same in every retry
+    #: and re-claim of the same inputs, and new with every pass that commits. Agent runs
+    #: record the keys they served, so a retried pass continues its run, never starts a
+    #: second one ("" for a wake not made by the runtime).
+    key: str = ""
 
     @property
     def reasons(self) -> list[str]:
