@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import itertools
 import operator
@@ -67,6 +68,7 @@ from wakeful.entities.service import EntityService
 from wakeful.entities.wake import Wake
 from wakeful.settings import Settings
 from wakeful.state.materialize import StateStore
+from wakeful.streams.storage import Storage
 
 SECTION = "## Agent loop"
 GOAL_MS = 0.5
@@ -184,13 +186,7 @@ async def measure_wakeful(
 
     registry.define("bench", handler)
     database = directory / "wakeful.db"
-    settings = Settings(database=str(database), sqlite_synchronous="normal")
-    storage = make_storage(settings)
-    await storage.start()
-    background = Background(storage, registry, settings)
-    await background.start()
-    service = EntityService(storage, registry)
-    try:
+    async with runtime(database, registry) as (storage, service):
         for index in range(runs + 1):  # the first one warms up
             file_before = database_bytes(database)
             url = (await service.spawn("bench", f"run{index}", message="Go.")).url
@@ -201,19 +197,37 @@ async def measure_wakeful(
                 except TimeoutError:
                     info = await service.get(url)
                     raise RuntimeError(f"{url} did not finish (status {info.status})") from None
-            stream = Address.parse(url).stream
-            head = await storage.head(stream)
-            first = await storage.read(stream, 0)
-            # entity_created and inbox were there before the run.
-            before = sum(len(message) for message in first.messages[:2])
             if index:
                 result.ms_per_step.append(timings[url] * 1000 / steps)
-                result.bytes_per_step.append((head.tail - before) / steps)
+                result.bytes_per_step.append(await run_bytes(storage, url) / steps)
                 result.file_per_step.append((database_bytes(database) - file_before) / steps)
             yield
+
+
+@contextlib.asynccontextmanager
+async def runtime(
+    database: Path, registry: Registry
+) -> AsyncIterator[tuple[Storage, EntityService]]:
+    """Wakeful's runtime on SQLite (``synchronous=NORMAL``, as ``wakeful serve`` runs it)."""
+    settings = Settings(database=str(database), sqlite_synchronous="normal")
+    storage = make_storage(settings)
+    await storage.start()
+    background = Background(storage, registry, settings)
+    await background.start()
+    try:
+        yield storage, EntityService(storage, registry)
     finally:
         await background.stop()
         await storage.stop()
+
+
+async def run_bytes(storage: Storage, url: str) -> int:
+    """The bytes of an entity's stream after its first two events (entity_created and the
+    inbox message that started its run)."""
+    stream = Address.parse(url).stream
+    head = await storage.head(stream)
+    first = await storage.read(stream, 0)
+    return head.tail - sum(len(message) for message in first.messages[:2])
 
 
 async def measure_wakeful_off(steps: int, runs: int, result: Measured) -> AsyncIterator[None]:
@@ -270,10 +284,27 @@ def measure_plain(steps: int, runs: int, result: Measured) -> Iterator[None]:
 # --- DBOS ------------------------------------------------------------------------------------
 
 
+def dbos_engine(url: str) -> Any:
+    """DBOS's own SQLite engine (IMMEDIATE transactions, its pragmas), plus WAL and
+    synchronous=NORMAL."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def pragmas(connection: Any, _: Any) -> None:
+        connection.isolation_level = "IMMEDIATE"
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
+
+
 def measure_dbos(
     directory: Path, steps: int, runs: int, result: Measured, tuned: bool
 ) -> Iterator[None]:
-    import sqlalchemy
     from dbos import DBOS
 
     database = directory / ("dbos.db" if tuned else "dbos-defaults.db")
@@ -284,19 +315,7 @@ def measure_dbos(
     }
     engine = None
     if tuned:
-        # DBOS's own SQLite engine (IMMEDIATE transactions, its pragmas), plus WAL and
-        # synchronous=NORMAL.
-        engine = sqlalchemy.create_engine(config["system_database_url"])
-
-        @sqlalchemy.event.listens_for(engine, "connect")
-        def pragmas(connection: Any, _: Any) -> None:
-            connection.isolation_level = "IMMEDIATE"
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-
-        config["system_database_engine"] = engine
+        engine = config["system_database_engine"] = dbos_engine(config["system_database_url"])
     DBOS.destroy(destroy_registry=True)
     dbos = DBOS(config=config)  # type: ignore[arg-type]
     model = scripted_model()
