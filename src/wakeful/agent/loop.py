@@ -24,7 +24,6 @@ from pydantic import BaseModel
 
 from ..entities import events as entity_events
 from ..entities import vocabulary as v
-from ..entities.resources import PASS_FAILED
 from ..state.events import now_timestamp
 from . import records as r
 from . import rows as s
@@ -131,7 +130,7 @@ class Agent:
         run records, so the retry continues that run, or returns its result if it ended,
         instead of starting a second one."""
         key = self.ctx.run_key()
-        served = self._served(key)
+        served = self.rows.served(key)
         if served is not None and served.status in s.RUN_DONE:
             return self._result(served)
         if prompt is not None and served is None:
@@ -164,17 +163,6 @@ class Agent:
             return self._finish(run, s.ABORTED, finish_reason="interrupted")
         finally:
             self._stop_watching()
-
-    def _served(self, key: str | None) -> RunRow | None:
-        """The run that served the wake ``key`` already (in an earlier try of this pass),
-        unless the runtime closed it because that pass failed for good: a resume then
-        starts over."""
-        if key is None:
-            return None
-        for run in reversed(self.rows.runs()):
-            if key in run.wakes:
-                return None if run.finish_reason == PASS_FAILED else run
-        return None
 
     # --- the loop --------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..entities import vocabulary as v
+from ..entities.resources import PASS_FAILED
 from ..state import StateStore
 from ..state.events import insert, now_timestamp, update
 from .rows import (
@@ -91,6 +92,17 @@ class Rows:
     def active_run(self) -> RunRow | None:
         active = [row for row in self.runs() if row.status not in RUN_DONE]
         return active[-1] if active else None
+
+    def served(self, key: str | None) -> RunRow | None:
+        """The run that served the wake ``key`` already (:meth:`Context.run_key`, in an
+        earlier try of this pass), unless the runtime closed it because that pass failed
+        for good: a resume then starts over."""
+        if key is None:
+            return None
+        for run in reversed(self.runs()):
+            if key in run.wakes:
+                return None if run.finish_reason == PASS_FAILED else run
+        return None
 
     def run(self, run_id: str) -> RunRow | None:
         return self.store.collection(v.RUN).view(run_id, RunRow)
