@@ -231,3 +231,62 @@ async def test_an_external_tool_takes_its_result_from_the_api(agent_app: Any) ->
     run = await app.wait_run(url)
     assert (run["status"], run["text"]) == ("completed", "Blue it is."), run["error"]
     assert seen == ["blue"]
+
+
+class Item(BaseModel):
+    id: str
+
+
+async def test_a_retried_pass_continues_its_run_and_tool_writes_land_with_results(
+    agent_app: Any,
+) -> None:
+    executions: list[str] = []
+    requests: list[int] = []
+    results: list[Any] = []
+    failures = [2]
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        requests.append(len(messages))
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("count", {}, "c1")])
+        return ModelResponse(parts=[TextPart("Counted.")])
+
+    agent = Agent(FunctionModel(model))
+
+    @agent.tool_plain
+    def count() -> str:
+        call = current_call()
+        executions.append(call.idempotency_key)
+        call.ctx.state.items.insert(Item(id=f"tool:{call.call_id}"))
+        return "counted"
+
+    durable = WakefulAgent(agent)
+    registry = Registry()
+
+    @registry.entity("counter", state={"items": Item}, max_attempts=3, lease_seconds=LEASE)
+    async def counter(ctx: Context, wake: Wake) -> None:
+        if not wake.messages:
+            return
+        results.append(await durable.run(ctx))
+        ctx.state.items.insert(Item(id="after"))
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise RuntimeError("the handler fails after its run")
+
+    registry.get("counter").retry_seconds = 0.01
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("counter", "c", message="Count once.")
+    await app.wait_events(url, lambda found: bool(of_type(found, "wake")), what="a pass")
+    events = await app.events(url)
+    (run,) = (await app.rows(url)).runs()
+    assert (run.status, run.text, len(run.wakes)) == ("completed", "Counted.", 1)
+    # Three tries, one run: the retries got its result; each step was asked for once.
+    assert [(result.run_id, result.output) for result in results] == [(run.id, "Counted.")] * 3
+    assert requests == [1, 3]
+    assert executions == [f"{url}:{run.id}:c1"]
+    # The tool's write landed once, before its result; the handler's once, at the end.
+    written = [e["key"] for e in of_type(events, "state:items")]
+    assert written == ["tool:c1", "after"]
+    position = {id(e): i for i, e in enumerate(events)}
+    done = [e for e in of_type(events, "tool_call") if e["value"]["status"] == "completed"]
+    assert position[id(of_type(events, "state:items")[0])] < position[id(done[0])]

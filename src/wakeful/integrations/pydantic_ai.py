@@ -33,16 +33,17 @@ without a worker; the answer wakes the entity and the run goes on with pydantic-
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from .._extras import require
 
@@ -115,6 +116,9 @@ class CallInfo:
     #: 1, then 2 if a crash cut the first attempt short, and so on.
     attempt: int
     call_id: str
+    #: The entity's context for this call: its writes (state, send, spawn, ...) land with
+    #: the call's result, in the same commit, and a failed attempt's never do.
+    ctx: Context
 
 
 def current_call() -> CallInfo:
@@ -179,11 +183,19 @@ class WakefulAgent(Generic[DepsT, OutputT]):
     ) -> DurableResult[OutputT]:
         """Continue the entity's active run, or start one for its new messages (or for
         ``prompt``); ``force`` starts one without a new message. Returns at once with
-        status ``idle`` when there is nothing to do."""
+        status ``idle`` when there is nothing to do.
+
+        A pass that is tried again (its handler raised, or its worker died) continues the
+        run its first try started, or gets its result if it ended, as the native loop's
+        :meth:`~wakeful.agent.Agent.run` does."""
         writer = RowWriter(ctx)
         rows = r.Rows(ctx.store)
+        key = ctx.run_key()
+        served = rows.served(key)
+        if served is not None and served.status in s.RUN_DONE:
+            return self._served(served)
         new: list[str] = []
-        if prompt is not None:
+        if prompt is not None and served is None:
             event = entity_events.inbox(prompt, ctx.url)
             writer.emit(event)
             new.append(event["key"])
@@ -200,12 +212,26 @@ class WakefulAgent(Generic[DepsT, OutputT]):
                     started_at=now_timestamp(),
                     started=time.time(),
                     trigger=new,
+                    wakes=[key] if key is not None else [],
                 )
             )
-        elif run.status == s.AWAITING:
-            run = writer.save(run, status=s.RUNNING)
+        else:
+            changes: dict[str, Any] = {"status": s.RUNNING} if run.status == s.AWAITING else {}
+            if key is not None and key not in run.wakes:
+                changes["wakes"] = [*run.wakes, key]
+            if changes:
+                run = writer.save(run, **changes)
         state = _RunState(ctx, writer, rows, run.id, self.delta_interval)
         return await _Run(self, state, deps, usage_limits, model_settings).go(run)
+
+    def _served(self, run: RunRow) -> DurableResult[OutputT]:
+        """The result of a run that ended in an earlier try of this pass, its output read
+        back as the agent's output type (or as recorded, when that is not one type)."""
+        recorded = (run.model_extra or {}).get("output")
+        output: Any = recorded
+        with contextlib.suppress(Exception):
+            output = TypeAdapter[Any](cast(Any, self.agent.output_type)).validate_python(recorded)
+        return dataclasses.replace(_result(run), output=output)
 
 
 def _model_name(model: Model | str | None) -> str | None:
@@ -641,7 +667,8 @@ class _DurableToolset(WrapperToolset[Any]):
         await state.ctx.flush()
         started = time.perf_counter()
         key = call.idempotency_key or state.key(call.id)
-        token = _CALL.set(CallInfo(key, call.attempts, call.id))
+        view = state.ctx.for_tool()
+        token = _CALL.set(CallInfo(key, call.attempts, call.id, view))
         try:
             result = await super().call_tool(name, tool_args, ctx, tool)
         except (ApprovalRequired, CallDeferred):
@@ -654,6 +681,7 @@ class _DurableToolset(WrapperToolset[Any]):
             raise
         finally:
             _CALL.reset(token)
+        view.output.move_to(state.ctx.progress)
         await self._done(call, s.COMPLETED, started, result=_jsonable(result))
         return result
 
