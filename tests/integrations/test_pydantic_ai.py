@@ -19,7 +19,7 @@ from pydantic_ai.toolsets import ExternalToolset
 from pydantic_ai.usage import UsageLimits
 from support.waiting import of_type
 
-from wakeful import MissingExtra
+from wakeful import MissingExtra, ThreadConfig, define_thread
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.wake import Wake
@@ -290,3 +290,41 @@ async def test_a_retried_pass_continues_its_run_and_tool_writes_land_with_result
     position = {id(e): i for i, e in enumerate(events)}
     done = [e for e in of_type(events, "tool_call") if e["value"]["status"] == "completed"]
     assert position[id(of_type(events, "state:items")[0])] < position[id(done[0])]
+
+
+async def test_a_thread_runs_a_pydantic_ai_agent(agent_app: Any) -> None:
+    agent = Agent(
+        scripted(
+            ModelResponse(parts=[ToolCallPart("lookup", {"topic": "tides"}, "l1")]),
+            ModelResponse(parts=[TextPart("High tide at noon.")]),
+        )
+    )
+
+    @agent.tool_plain
+    def lookup(topic: str) -> str:
+        return f"{topic}: high at noon"
+
+    registry = Registry()
+    define_thread(registry, agent=agent)
+    app: AgentApp = await agent_app(registry)
+    created = await app.client.post("/v1/threads", json={"prompt": "When is high tide?"})
+    assert created.status_code == 201, created.text
+    thread = created.json()["id"]
+    await app.wait_run(f"/thread/{thread}")
+    messages = (await app.client.get(f"/v1/threads/{thread}/messages")).json()
+    # One assistant message per step, as for a native run.
+    assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
+    (call,) = messages[1]["tool_calls"]
+    assert (call["name"], call["status"], call["result"]) == (
+        "lookup",
+        "completed",
+        "tides: high at noon",
+    )
+    assert messages[2]["content"] == "High tide at noon."
+
+
+def test_a_thread_takes_a_config_or_an_agent() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        define_thread(Registry(), config=ThreadConfig(), agent=Agent(TestModel()))
+    with pytest.raises(TypeError, match="not an agent"):
+        define_thread(Registry(), agent=object())

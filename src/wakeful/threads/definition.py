@@ -13,7 +13,7 @@ waiting for the front end's result like an ``async`` tool's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
@@ -49,35 +49,60 @@ def define_thread(
     name: str = "thread",
     config: ThreadConfig | None = None,
     *,
+    agent: Any = None,
     state: Mapping[str, type[BaseModel]] | None = None,
     lease_seconds: float = 30.0,
 ) -> EntityType:
-    """Register a thread type (``name``) that chats with ``config``'s model and tools.
+    """Register a thread type (``name``) that chats with ``config``'s model and tools, or
+    with ``agent``, an agent of another framework (a ``pydantic_ai.Agent`` or a
+    :class:`~wakeful.WakefulAgent`), run durably in the same rows.
 
     ``state`` declares the thread's own collections, which its tools write through
     ``context.ctx.state`` and AG-UI front ends receive as ``STATE_SNAPSHOT`` /
     ``STATE_DELTA``. ``lease_seconds`` is how long a worker's claim on a thread lasts
     unrenewed: how soon another takes the run over after the first dies."""
-    settings = config or ThreadConfig()
-    settings.tool_table()  # a bad tool list fails here, at definition, not at the first run
+    if agent is not None and config is not None:
+        raise ValueError("a thread takes a config or an agent, not both")
+    handler = _with(agent) if agent is not None else _with_loop(config or ThreadConfig())
+    return registry.define(
+        name,
+        handler,
+        description="A chat thread with an agent.",
+        args=ThreadArgs,
+        state=state,
+        lease_seconds=lease_seconds,
+    )
 
+
+Handler = Callable[[Context, Wake], Awaitable[None]]
+
+
+def _with_loop(settings: ThreadConfig) -> Handler:
+    settings.tool_table()  # a bad tool list fails here, at definition, not at the first run
     own = set(settings.tool_table())
 
     async def thread(ctx: Context, wake: Wake) -> None:
         offered = [tool for tool in front_end_tools(ctx.store) if tool.name not in own]
         options = replace(settings, tools=[*settings.tools, *offered]) if offered else settings
         agent = ctx.use_agent_options(options)
-        resume = any(signal.name == CONTINUE for signal in wake.signals)
-        await agent.run(force=resume)
+        await agent.run(force=_resumes(wake))
 
-    return registry.define(
-        name,
-        thread,
-        description="A chat thread with an agent.",
-        args=ThreadArgs,
-        state=state,
-        lease_seconds=lease_seconds,
-    )
+    return thread
+
+
+def _with(agent: Any) -> Handler:
+    from ..integrations import durable
+
+    wrapped = durable(agent)
+
+    async def thread(ctx: Context, wake: Wake) -> None:
+        await wrapped.run(ctx, force=_resumes(wake))
+
+    return thread
+
+
+def _resumes(wake: Wake) -> bool:
+    return any(signal.name == CONTINUE for signal in wake.signals)
 
 
 def front_end_tools(store: StateStore) -> list[Tool]:
