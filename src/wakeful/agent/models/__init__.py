@@ -9,6 +9,7 @@ the test or demo models.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -70,6 +71,10 @@ def resolve(spec: str | Model, **options: Any) -> Model:
     ``base_url=``); without a key it still works against an explicit base URL, since
     local servers (Ollama, vLLM, LM Studio) do not check one. ``anthropic:<model>``
     reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL. ``test`` takes ``script=``.
+
+    With the ``pydantic-ai`` extra, any other name pydantic-ai knows (``google-gla:…``,
+    ``groq:…``, ``openai-responses:…``), or any name after ``pydantic-ai:``, is one of
+    its models, streamed through :mod:`.pydantic_ai`.
     """
     if isinstance(spec, Model):
         if options:
@@ -77,6 +82,8 @@ def resolve(spec: str | Model, **options: Any) -> Model:
         return spec
     provider, _, model = spec.strip().partition(":")
     provider = provider.lower()
+    if provider == "pydantic-ai" or (provider not in PROVIDERS and model and _has_pydantic_ai()):
+        return _pydantic_ai(model if provider == "pydantic-ai" else spec.strip(), options)
     if provider == "test":
         return TestModel(**options)
     if provider == "demo":
@@ -86,7 +93,8 @@ def resolve(spec: str | Model, **options: Any) -> Model:
     if provider not in PROVIDERS:
         raise ValueError(
             f"unknown model provider {provider!r} in {spec!r}: use one of "
-            "'openai:<model>', 'anthropic:<model>', 'test' or 'demo'"
+            "'openai:<model>', 'anthropic:<model>', 'test' or 'demo' (or install "
+            "'wakeful[pydantic-ai]' for every provider pydantic-ai knows)"
         )
     if not model:
         example = DEFAULT_OPENAI_MODEL if provider == "openai" else DEFAULT_ANTHROPIC_MODEL
@@ -123,6 +131,31 @@ def _anthropic(model: str, options: dict[str, Any]) -> Model:
             f"anthropic:{model} needs an API key: set ANTHROPIC_API_KEY (or pass api_key=)"
         )
     return AnthropicModel(model, api_key=api_key, base_url=base_url, **options)
+
+
+def _has_pydantic_ai() -> bool:
+    return importlib.util.find_spec("pydantic_ai") is not None
+
+
+def _pydantic_ai(name: str, options: dict[str, Any]) -> Model:
+    require("pydantic_ai", extra="pydantic-ai", feature="pydantic-ai models")
+    from pydantic_ai.exceptions import UserError
+
+    from .pydantic_ai import PydanticAIModel
+
+    if options:
+        raise ValueError(f"pydantic-ai models take no options here (got {sorted(options)})")
+    try:
+        return PydanticAIModel(name)
+    except UserError as exc:  # an unknown name, or a known provider without its key
+        provider = name.partition(":")[0]
+        known = not str(exc).startswith("Unknown model")
+        raise ValueError(
+            f"{name}: {exc}"
+            if known
+            else f"unknown model provider {provider!r} in {name!r}:"
+            f" Wakeful's own are 'openai', 'anthropic', 'test' and 'demo'; pydantic-ai says {exc}"
+        ) from exc
 
 
 def default_model() -> Model:
