@@ -39,23 +39,9 @@ from pydantic_ai.models import ModelRequestParameters, infer_model
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import ToolDefinition
 
-from .base import (
-    Finish,
-    FinishReason,
-    Message,
-    Model,
-    ModelError,
-    ModelEvent,
-    ModelRequest,
-    ReasoningDelta,
-    TextDelta,
-    ToolCall,
-    ToolCallReady,
-    Usage,
-    parse_arguments,
-)
+from . import base as w  # Wakeful's side of the translation
 
-_FINISH: dict[str, FinishReason] = {
+_FINISH: dict[str, w.FinishReason] = {
     "stop": "stop",
     "length": "length",
     "content_filter": "content_filter",
@@ -65,14 +51,14 @@ _FINISH: dict[str, FinishReason] = {
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
-class PydanticAIModel(Model):
+class PydanticAIModel(w.Model):
     """A pydantic-ai model, by name (``groq:llama-3.3-70b-versatile``) or as an object."""
 
     def __init__(self, model: str | PydanticModel) -> None:
         self.model = infer_model(model) if isinstance(model, str) else model
         self.name = model if isinstance(model, str) else f"{self.model.system}:{model.model_name}"
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    async def stream(self, request: w.ModelRequest) -> AsyncIterator[w.ModelEvent]:
         settings: ModelSettings = {}
         if request.max_tokens is not None:
             settings["max_tokens"] = request.max_tokens
@@ -99,45 +85,45 @@ class PydanticAIModel(Model):
                 response = streamed.get()
         except ModelHTTPError as exc:
             retryable = exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500
-            raise ModelError(
+            raise w.ModelError(
                 f"{self.name}: {exc.message}", retryable=retryable, status=exc.status_code
             ) from exc
         except (ModelAPIError, OSError) as exc:
-            raise ModelError(f"{self.name}: {exc}", retryable=True) from exc
+            raise w.ModelError(f"{self.name}: {exc}", retryable=True) from exc
         for call in _calls(response):
-            yield ToolCallReady(call)
-        yield Usage(response.usage.input_tokens, response.usage.output_tokens)
+            yield w.ToolCallReady(call)
+        yield w.Usage(response.usage.input_tokens, response.usage.output_tokens)
         finish = _FINISH.get(response.finish_reason or "stop", "stop")
-        yield Finish("tool_calls" if _calls(response) else finish)
+        yield w.Finish("tool_calls" if _calls(response) else finish)
 
 
-def _delta(event: Any) -> ModelEvent | None:
+def _delta(event: Any) -> w.ModelEvent | None:
     if isinstance(event, PartStartEvent):
         if isinstance(event.part, TextPart) and event.part.content:
-            return TextDelta(event.part.content)
+            return w.TextDelta(event.part.content)
         if isinstance(event.part, ThinkingPart) and event.part.content:
-            return ReasoningDelta(event.part.content)
+            return w.ReasoningDelta(event.part.content)
     elif isinstance(event, PartDeltaEvent):
         if isinstance(event.delta, TextPartDelta) and event.delta.content_delta:
-            return TextDelta(event.delta.content_delta)
+            return w.TextDelta(event.delta.content_delta)
         if isinstance(event.delta, ThinkingPartDelta) and event.delta.content_delta:
-            return ReasoningDelta(event.delta.content_delta)
+            return w.ReasoningDelta(event.delta.content_delta)
     return None
 
 
-def _calls(response: ModelResponse) -> list[ToolCall]:
+def _calls(response: ModelResponse) -> list[w.ToolCall]:
     return [
-        ToolCall(
+        w.ToolCall(
             part.tool_call_id or f"call_{uuid.uuid4().hex[:24]}",
             part.tool_name,
-            parse_arguments(part.args) if isinstance(part.args, str) else dict(part.args or {}),
+            w.parse_arguments(part.args) if isinstance(part.args, str) else dict(part.args or {}),
         )
         for part in response.parts
         if isinstance(part, ToolCallPart)
     ]
 
 
-def to_messages(system: str | None, turns: tuple[Message, ...]) -> list[ModelMessage]:
+def to_messages(system: str | None, turns: tuple[w.Message, ...]) -> list[ModelMessage]:
     """The loop's conversation as pydantic-ai's: user and tool turns gathered into
     requests, assistant turns as responses (text, reasoning, tool calls)."""
     messages: list[ModelMessage] = []
