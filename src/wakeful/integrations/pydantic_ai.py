@@ -504,7 +504,9 @@ class _DurableModel(WrapperModel):
         response = _own_call_ids(state, response)
         _record(state, step, response, model_request_parameters, time.perf_counter() - started)
         state.requests += 1
-        await state.ctx.flush()
+        # Not waited for: the commit overlaps what follows, and a tool waits for it
+        # (flushes land in order) before it runs. An instant step costs one commit.
+        await state.ctx.flush(wait=False)
         return response
 
     async def _stream(
