@@ -8,9 +8,12 @@ first keeping every announcement, then with the wake stream trimmed to its last
 
 For each run the table gives the database's size in bytes (SQLite: the file, its WAL
 checkpointed into it first; PostgreSQL: every table and index of the schema, after a
-plain ``VACUUM`` as autovacuum would run), and the announcements the wake stream still
-holds with their bytes. The entities' own streams grow with every wake in both runs (the
-message and the pass's ``wake`` record); only the announcements are bounded.
+plain ``VACUUM`` as autovacuum would run), the same once compacted (SQLite ``VACUUM``,
+PostgreSQL ``VACUUM FULL``: what the data itself takes, since neither gives deleted
+rows' space back to the file system by itself, they reuse it), and the announcements the
+wake stream still holds with their bytes. The entities' own streams grow with every wake
+in both runs (the message and the pass's ``wake`` record); only the announcements are
+bounded.
 
 Usage: python bench/retention_bench.py [--wakes 20000] [--keep 1000] [--postgres URL]
 """
@@ -80,6 +83,7 @@ class Row:
     retention: str
     wakes: int
     database_bytes: int
+    compacted_bytes: int
     announcements: int
     announcement_bytes: int
     seconds: float
@@ -123,26 +127,40 @@ async def announcements(storage: Storage) -> tuple[int, int]:
     return count, stream.tail - stream.retained_from
 
 
-def sqlite_bytes(path: str) -> int:
-    connection = sqlite3.connect(path)
+def sqlite_bytes(path: str) -> tuple[int, int]:
+    """The file's size, and its size once ``VACUUM`` gave back the free pages."""
+    connection = sqlite3.connect(path, isolation_level=None)
     try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = Path(path).stat().st_size
+        connection.execute("VACUUM")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
-    return Path(path).stat().st_size
+    return size, Path(path).stat().st_size
 
 
-async def postgres_bytes(storage: PostgresStorage) -> int:
+async def postgres_bytes(storage: PostgresStorage) -> tuple[int, int]:
+    """The schema's size after ``VACUUM``, and after ``VACUUM FULL`` rewrote its tables."""
+    sizes = []
     async with storage.pool.acquire() as connection:
-        for table in ("messages", "streams", "subscriptions", "subscription_links"):
-            await connection.execute(f'VACUUM "{storage.schema}"."{table}"')
-        total = await connection.fetchval(
-            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = $1 AND c.relkind = 'r'",
-            storage.schema,
-        )
-    return int(total or 0)
+        tables = [
+            row[0]
+            for row in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = $1", storage.schema
+            )
+        ]
+        for command in ("VACUUM", "VACUUM FULL"):
+            for table in tables:
+                await connection.execute(f'{command} "{storage.schema}"."{table}"')
+            total = await connection.fetchval(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = $1 AND c.relkind = 'r'",
+                storage.schema,
+            )
+            sizes.append(int(total or 0))
+    return sizes[0], sizes[1]
 
 
 async def measure(backend: str, database: str, wakes: int, keep: int | None) -> Row:
@@ -153,11 +171,11 @@ async def measure(backend: str, database: str, wakes: int, keep: int | None) -> 
         count, size = await announcements(running.storage)
         storage = running.storage
         if isinstance(storage, PostgresStorage):
-            database_bytes = await postgres_bytes(storage)
+            database_bytes, compacted = await postgres_bytes(storage)
     if backend == "SQLite":
-        database_bytes = sqlite_bytes(database)
+        database_bytes, compacted = sqlite_bytes(database)
     retention = "all kept" if keep is None else f"last {keep:,}"
-    return Row(backend, retention, wakes, database_bytes, count, size, seconds)
+    return Row(backend, retention, wakes, database_bytes, compacted, count, size, seconds)
 
 
 async def postgres_reachable(url: str) -> bool:
@@ -201,6 +219,7 @@ def table(rows: list[Row]) -> Table:
         "Wake stream",
         "Wakes",
         "Database (bytes)",
+        "Compacted (bytes)",
         "Announcements held",
         "Their bytes",
         "Seconds",
@@ -212,6 +231,7 @@ def table(rows: list[Row]) -> Table:
             row.retention,
             f"{row.wakes:,}",
             f"{row.database_bytes:,}",
+            f"{row.compacted_bytes:,}",
             f"{row.announcements:,}",
             f"{row.announcement_bytes:,}",
             f"{row.seconds:.0f}",
