@@ -24,7 +24,7 @@ from wakeful.errors import OffsetGone
 from .conftest import HarnessFactory
 
 ENTITIES = 8
-BURSTS = 6
+BURSTS = 20  # at most: it stops once the follower was trimmed past
 PER_BURST = 5
 
 
