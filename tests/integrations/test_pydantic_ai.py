@@ -3,6 +3,7 @@ the run, history from the stream, usage limits, and approvals answered over the 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 from typing import Any
@@ -328,3 +329,42 @@ def test_a_thread_takes_a_config_or_an_agent() -> None:
         define_thread(Registry(), config=ThreadConfig(), agent=Agent(TestModel()))
     with pytest.raises(TypeError, match="not an agent"):
         define_thread(Registry(), agent=object())
+
+
+async def test_an_interrupt_ends_the_run_and_the_next_message_starts_another(
+    agent_app: Any,
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        last = messages[-1].parts[-1]
+        if last.part_kind == "user-prompt" and last.content == "Wait.":
+            return ModelResponse(parts=[ToolCallPart("wait", {}, f"w{len(messages)}")])
+        prompts = [p.content for m in messages for p in m.parts if p.part_kind == "user-prompt"]
+        return ModelResponse(parts=[TextPart(f"Done: {' '.join(map(str, prompts))}")])
+
+    agent = Agent(FunctionModel(model))
+
+    @agent.tool_plain
+    async def wait() -> str:
+        started.set()
+        await release.wait()
+        return "waited"
+
+    registry = Registry()
+    define(registry, "waiter", WakefulAgent(agent))
+    app: AgentApp = await agent_app(registry)
+    url = await app.spawn("waiter", "w1", message="Wait.")
+    await asyncio.wait_for(started.wait(), 10)
+    await app.signal(url, "interrupt")
+    run = await app.wait_run(url)
+    assert (run["status"], run["finish_reason"]) == ("aborted", "interrupted")
+    rows = await app.rows(url)
+    (call,) = [c for step in rows.steps(run["id"]) for c in rows.calls(step.id)]
+    assert (call.status, call.error) == ("failed", "the run ended (aborted)")
+    release.set()
+    await app.send(url, "Go on.")
+    second = await app.wait_run(url, count=2)
+    assert second["status"] == "completed", second.get("error")
+    # The interrupted run's prompt is still in the conversation the next run sees.
+    assert second["text"] == "Done: Wait. Go on."

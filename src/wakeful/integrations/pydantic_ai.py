@@ -33,12 +33,13 @@ without a worker; the answer wakes the entity and the run goes on with pydantic-
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import dataclasses
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -98,6 +99,7 @@ __all__ = ["CallInfo", "DurableResult", "WakefulAgent", "current_call"]
 
 DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
+T = TypeVar("T")
 
 _CALL: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar(
     "wakeful_tool_call", default=None
@@ -200,6 +202,12 @@ class WakefulAgent(Generic[DepsT, OutputT]):
             writer.emit(event)
             new.append(event["key"])
         run = rows.active_run()
+        if run is not None and ctx.wake is not None and ctx.wake.interrupted and served is None:
+            state = _RunState(ctx, writer, rows, run.id, self.delta_interval)
+            _Run(self, state, deps, usage_limits, model_settings)._finish(
+                s.ABORTED, finish_reason="interrupted"
+            )
+            run = None
         if run is None:
             new = [m.id for m in ctx.wake.messages] + new if ctx.wake is not None else new
             if not new and not force:
@@ -277,17 +285,22 @@ class _Run(Generic[DepsT, OutputT]):
         usage: RunUsage | None = None
         while True:
             try:
-                result: AgentRunResult[Any] = await self.owner.agent.run(
-                    prompt,
-                    output_type=[self.owner.agent.output_type, DeferredToolRequests],
-                    message_history=messages,
-                    deferred_tool_results=answers,
-                    deps=self.deps,
-                    usage_limits=self.usage_limits,
-                    usage=usage,
-                    model_settings=self.model_settings,
-                    capabilities=[_Durable(state)],
+                result: AgentRunResult[Any] = await _interruptible(
+                    state.ctx,
+                    self.owner.agent.run(
+                        prompt,
+                        output_type=[self.owner.agent.output_type, DeferredToolRequests],
+                        message_history=messages,
+                        deferred_tool_results=answers,
+                        deps=self.deps,
+                        usage_limits=self.usage_limits,
+                        usage=usage,
+                        model_settings=self.model_settings,
+                        capabilities=[_Durable(state)],
+                    ),
                 )
+            except _Interrupted:
+                return self._finish(s.ABORTED, finish_reason="interrupted")
             except UsageLimitExceeded as exc:
                 return self._finish(s.ABORTED, finish_reason="usage_limit", error=str(exc))
             except Exception as exc:
@@ -341,6 +354,26 @@ class _Run(Generic[DepsT, OutputT]):
 _TOTALS = ("steps", "input_tokens", "output_tokens", "finish_reason", "error")
 
 
+class _Interrupted(Exception):
+    """An interrupt signal (or the stop API) ended the run."""
+
+
+async def _interruptible(ctx: Context, work: Awaitable[T]) -> T:
+    """Await ``work``, cancelled within moments of an interrupt signal: ``_Interrupted``."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(ctx.interrupted.wait())
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    if task.cancelled() and ctx.interrupted.is_set():
+        raise _Interrupted
+    return task.result()
+
+
 def _result(run: RunRow) -> DurableResult[Any]:
     return DurableResult(run.id, run.status, **{name: getattr(run, name) for name in _TOTALS})
 
@@ -360,12 +393,13 @@ def _history(state: _RunState, current: RunRow) -> list[ModelMessage]:
     store = state.ctx.store
     runs = store.collection(v.RUN)
     inbox = store.collection(v.INBOX)
-    answered = {key for run in state.rows.runs() for key in run.trigger}
+    answered = set(current.trigger)  # a run that ended otherwise left its prompts unanswered
     items: list[tuple[int, list[ModelMessage]]] = []
     for run in state.rows.runs():
         recorded = (run.model_extra or {}).get("messages")
         if run.id != current.id and run.status == s.COMPLETED and recorded:
             items.append((runs.first_seen(run.id), _load_messages(recorded)))
+            answered.update(run.trigger)
     for key, row in inbox.items():
         if key not in answered and isinstance(row, dict):
             text = inbox_text(row.get("payload"))
