@@ -90,6 +90,7 @@ from ..agent.rows import DeltaRow, ReasoningRow, RunRow, StepRow, TextRow, ToolC
 from ..agent.writer import RowWriter
 from ..entities import events as entity_events
 from ..entities import vocabulary as v
+from ..errors import WakefulError
 from ..state.events import now_timestamp
 
 if TYPE_CHECKING:
@@ -303,6 +304,8 @@ class _Run(Generic[DepsT, OutputT]):
                 return self._finish(s.ABORTED, finish_reason="interrupted")
             except UsageLimitExceeded as exc:
                 return self._finish(s.ABORTED, finish_reason="usage_limit", error=str(exc))
+            except WakefulError:
+                raise  # the pass itself failed (fenced, say): its runtime retries or closes it
             except Exception as exc:
                 return self._finish(s.FAILED, finish_reason="error", error=f"{exc}")
             output = result.output
