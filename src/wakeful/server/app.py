@@ -37,6 +37,7 @@ from .agent_api import agent_router
 from .chat_api import chat_router
 from .console import console_routes
 from .cors import ApiCorsMiddleware
+from .dispatch import WakefulApp
 from .entities_api import entities_router
 from .limits import BodyLimitMiddleware, HeaderLimitMiddleware, RequestLimits
 from .principals import Auth, load_auth, load_tokens_file, single_token
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             await background.stop()
             await storage.stop()
 
-    app = FastAPI(
+    app = WakefulApp(
         title="Wakeful",
         version=__version__,
         summary="Durable, collaborative AI agents on Durable Streams.",
@@ -180,16 +181,21 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         app.include_router(threads_router(threads, guard, access))
         app.include_router(chat_router(threads, guard, access))
         app.state.threads = threads
-    app.router.routes.extend([*subscriptions.routes(), *stream_routes(ctx), *console_routes()])
+    streams = [*subscriptions.routes(), *stream_routes(ctx)]
+    # Listed in the framework's router too, for what reads routes from there (the route
+    # table, the OpenAPI document); requests reach them through dispatch_streams.
+    app.router.routes.extend([*streams, *console_routes()])
     # The last added runs first: header limits, CORS (a preflight carries no token), who
     # is calling, then the stream paths, then the body and JSON limits.
     limits = request_limits(settings)
+    authenticator = auth.authenticator if auth else None
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     if access is not None:
         app.add_middleware(StreamGuard, access=access)
-    app.add_middleware(AuthenticationMiddleware, authenticator=auth.authenticator if auth else None)
+    app.add_middleware(AuthenticationMiddleware, authenticator=authenticator)
     app.add_middleware(ApiCorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(HeaderLimitMiddleware, limits=limits)
+    app.dispatch_streams(streams, limits=limits, authenticator=authenticator, access=access)
     openapi.install(app)
     app.state.streams = ctx
     app.state.entities = service
