@@ -16,7 +16,8 @@ answers at the last, so a run is ``steps`` model requests and ``steps - 1`` tool
 Milliseconds per step are a run's time divided by its steps (the median of the runs);
 the durable overhead is that beyond the plain run. Bytes per step are what one run added,
 divided by its steps: the entity's stream (Wakeful), and for both the growth of the
-database file (its WAL checkpointed into it first). DBOS needs
+database file (its WAL checkpointed into it first). The targets take turns, one run
+each, so that the machine's load weighs on all of them alike. DBOS needs
 ``pip install -e '.[bench]'``; without it its row says so.
 
 Usage: python bench/pydantic_ai_bench.py [--steps 50] [--runs 7]
@@ -29,11 +30,12 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_bench import database_bytes, dbos_engine, run_bytes, runtime
+from agent_bench import database_bytes, dbos_engine, interleaved, run_bytes, runtime
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -74,7 +76,7 @@ class Measured:
         return statistics.median(self.ms_per_step)
 
 
-async def measure_plain(steps: int, runs: int, result: Measured) -> None:
+async def measure_plain(steps: int, runs: int, result: Measured) -> AsyncIterator[None]:
     agent = make_agent(steps)
     for index in range(runs + 1):  # the first one warms up
         started = time.perf_counter()
@@ -83,9 +85,12 @@ async def measure_plain(steps: int, runs: int, result: Measured) -> None:
         assert outcome.output == "Done."
         if index:
             result.ms_per_step.append(elapsed * 1000 / steps)
+        yield
 
 
-async def measure_wakeful(directory: Path, steps: int, runs: int, result: Measured) -> None:
+async def measure_wakeful(
+    directory: Path, steps: int, runs: int, result: Measured
+) -> AsyncIterator[None]:
     durable = WakefulAgent(make_agent(steps))
     timings: dict[str, float] = {}
     finished = asyncio.Event()
@@ -111,6 +116,7 @@ async def measure_wakeful(directory: Path, steps: int, runs: int, result: Measur
                 result.ms_per_step.append(timings[url] * 1000 / steps)
                 result.stream_per_step.append(await run_bytes(storage, url) / steps)
                 result.file_per_step.append((database_bytes(database) - file_before) / steps)
+            yield
 
 
 async def measure_dbos(directory: Path, steps: int, runs: int, result: Measured) -> None:
@@ -149,6 +155,7 @@ async def measure_dbos(directory: Path, steps: int, runs: int, result: Measured)
             if index:
                 result.ms_per_step.append(elapsed * 1000 / steps)
                 result.file_per_step.append((database_bytes(database) - before) / steps)
+            yield
     finally:
         DBOS.destroy(destroy_registry=True)
         engine.dispose()
@@ -182,10 +189,16 @@ async def main() -> None:
     plain = Measured("plain pydantic-ai", "agent.run, nothing persisted")
     wakeful = Measured("Wakeful (SQLite)", "WakefulAgent(agent).run(ctx) in a handler")
     dbos = Measured("DBOS (SQLite)", "agent.run in a DBOS workflow, DBOSDurability()")
-    with tempfile.TemporaryDirectory() as directory:
-        await measure_plain(steps, runs, plain)
-        await measure_wakeful(Path(directory), steps, runs, wakeful)
-        await measure_dbos(Path(directory), steps, runs, dbos)
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        # One run of each in turn, so that the machine's load affects them alike.
+        await interleaved(
+            [
+                (plain, lambda: measure_plain(steps, runs, plain)),
+                (wakeful, lambda: measure_wakeful(directory, steps, runs, wakeful)),
+                (dbos, lambda: measure_dbos(directory, steps, runs, dbos)),
+            ]
+        )
     Console(width=160).print(table([plain, wakeful, dbos], plain, steps, runs))
 
 
