@@ -368,3 +368,17 @@ async def test_an_interrupt_ends_the_run_and_the_next_message_starts_another(
     assert second["status"] == "completed", second.get("error")
     # The interrupted run's prompt is still in the conversation the next run sees.
     assert second["text"] == "Done: Wait. Go on."
+
+
+async def test_an_interrupt_ends_a_run_waiting_for_approval(agent_app: Any) -> None:
+    ran: list[str] = []
+    model = scripted(ModelResponse(parts=[ToolCallPart("delete", {"path": "/a"}, "d1")]))
+    app: AgentApp = await agent_app(admin(model, ran))
+    url = await app.spawn("admin", "a1", message="Delete it.")
+    await app.wait_call(url, "awaiting_approval")
+    await app.signal(url, "interrupt")
+    run = await app.wait_run(url)
+    assert (run["status"], run["finish_reason"]) == ("aborted", "interrupted")
+    call = (await app.rows(url)).call("d1")
+    assert call is not None and (call.status, ran) == ("failed", [])
+    assert (await app.answer(url, "d1", "approve", {})).status_code == 409
