@@ -12,11 +12,11 @@ from pydantic import BaseModel
 from support.waiting import eventually, of_type
 
 from wakeful.entities import vocabulary as v
+from wakeful.entities._runtime.runner import PassRunner
 from wakeful.entities.addressing import Address
 from wakeful.entities.context import Context
 from wakeful.entities.definition import Registry
 from wakeful.entities.loading import StateCache
-from wakeful.entities.passes import PassRunner
 from wakeful.entities.runtime import Runtime
 from wakeful.entities.wake import Wake
 from wakeful.errors import WakefulError

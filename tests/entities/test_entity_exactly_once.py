@@ -75,11 +75,12 @@ def registry_for(world: World) -> Registry:
 
     registry.get("maker").retry_seconds = 0.01
 
-    @registry.entity("sink")
+    # Short leases for all: a pass the first worker was cut short in resumes soon.
+    @registry.entity("sink", lease_seconds=LEASE_SECONDS)
     async def sink(ctx: Context, wake: Wake) -> None:
         world.received.extend(message.payload for message in wake.messages)
 
-    @registry.entity("child")
+    @registry.entity("child", lease_seconds=LEASE_SECONDS)
     async def child(ctx: Context, wake: Wake) -> None:
         return
 

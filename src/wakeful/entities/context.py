@@ -237,7 +237,7 @@ class Context:
         shared: dict[str, StateStore],
         known: set[str],
         resources: Resources | None = None,
-        flusher: Callable[[Context, bool], Awaitable[None]] | None = None,
+        flusher: Callable[[bool], Awaitable[None]] | None = None,
         shared_loader: Callable[[str], Awaitable[StateStore]] | None = None,
     ) -> None:
         self.address = address
@@ -277,9 +277,9 @@ class Context:
         )
 
     def for_tool(self) -> Context:
-        """A view of this context for one tool call: the same entity, state and pass, but
-        writes buffered apart, so that they can land with the call's result (the agent
-        loop moves them into :attr:`progress` when it records the result)."""
+        """A view of this context for one tool call: the same entity, state, progress and
+        flushes, but writes buffered apart, so that they can land with the call's result
+        (the agent loop moves them into :attr:`progress` when it records the result)."""
         view = copy.copy(self)
         view.output = PassOutput()
         view.state = view._state_view()
@@ -556,7 +556,7 @@ class Context:
         within milliseconds, or with the next flush that waits (which also raises if they
         failed), or with the end of the pass, whichever comes first."""
         if self._flusher is not None:
-            await self._flusher(self, wait)
+            await self._flusher(wait)
 
 
 def _dump(value: Any) -> Any:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import WakefulError
 from ..state.events import Change, Control, InvalidEvent, delete, insert, parse, update
+from ..streams.follow import changes
 from ..streams.model import AppendRequest, CreateRequest
 from ..streams.storage import Storage
 from .remote import RemoteType, RemoteTypeSpec
@@ -159,16 +160,11 @@ class RemoteTypes:
     async def _follow(self) -> None:
         while True:
             try:
-                # Watch before reading, so an append landing in between still wakes us.
-                changed = None
-                with contextlib.suppress(WakefulError):
-                    stream = await self.storage.head(TYPES_STREAM)
-                    changed = self.storage.hub.watch(stream.id)
+                async for _ in changes(self.storage, TYPES_STREAM, idle=POLL_SECONDS):
+                    await self.refresh()
+                # No types stream (yet): look again soon.
                 await self.refresh()
-                if changed is None:
-                    await asyncio.sleep(POLL_SECONDS)
-                else:
-                    await self.storage.hub.wait(changed, POLL_SECONDS)
+                await asyncio.sleep(POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -21,12 +21,13 @@ import orjson
 
 from ..errors import Conflict, NotFound, OffsetGone, UnknownEntityType, WakefulError
 from ..settings import DEFAULTS, Settings
-from ..streams.model import CreateRequest
+from ..streams.follow import changes
+from ..streams.model import CreateRequest, StreamRecord
 from ..streams.storage import Storage
+from ._runtime.runner import PassRunner
 from .addressing import WAKE_STREAM, from_subscription_id
 from .definition import Registry
 from .loading import StateCache
-from .passes import PassRunner
 from .resources import Resources
 
 log = logging.getLogger("wakeful.entities")
@@ -87,37 +88,16 @@ class Runtime:
 
     async def _follow(self, position: int) -> None:
         """Follow the wake stream from ``position``, queueing every announced entity."""
-        hub = self.storage.hub
-        stream_id: int | None = None
         while True:
             try:
-                # Watch before reading the tail: a wake committed in between (here or, on a
-                # shared database, in another process) then still wakes this loop at once.
-                event = hub.watch(stream_id) if stream_id is not None else None
-                stream = await self.storage.head(WAKE_STREAM)
-                if event is None or stream.id != stream_id:
-                    stream_id = stream.id
-                    continue
-                try:
-                    result = await self.storage.read_from(stream, position)
-                except OffsetGone as gone:
-                    # Trimmed past us by the wake stream's retention: what was announced in
-                    # the trimmed part is still in the subscriptions table, so skip ahead
-                    # and queue every outstanding wake from there.
-                    position = max(gone.retained_from or 0, stream.retained_from)
-                    self.trimmed_past += 1
-                    await self._enqueue_outstanding()
-                    continue
-                for raw in result.messages:
-                    with contextlib.suppress(ValueError):
-                        wake = orjson.loads(raw)
-                        if isinstance(wake, dict) and isinstance(wake.get("subscription_id"), str):
-                            self._enqueue(wake["subscription_id"])
-                position = result.next_position
-                if not result.messages and not await hub.wait(event, 5.0):
-                    # Quiet: pick up wakes no announcement reached us for (more than one
-                    # start-up scan returns, or announced while this process was down).
-                    await self._enqueue_outstanding()
+                async for head in changes(self.storage, WAKE_STREAM, idle=5.0):
+                    if not head.announced:
+                        # Quiet: pick up wakes no announcement reached us for (more than
+                        # one start-up scan returns, or announced while this process was
+                        # down).
+                        await self._enqueue_outstanding()
+                    position = await self._read_wakes(head.stream, position)
+                await ensure_wake_stream(self.storage)  # gone: make it again
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -125,6 +105,28 @@ class Runtime:
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(WakefulError):
                     await ensure_wake_stream(self.storage)
+
+    async def _read_wakes(self, stream: StreamRecord, position: int) -> int:
+        """Queue the entities announced from ``position`` on; returns where reading ended."""
+        while True:
+            try:
+                result = await self.storage.read_from(stream, position)
+            except OffsetGone as gone:
+                # Trimmed past us by the wake stream's retention: what was announced in the
+                # trimmed part is still in the subscriptions table, so skip ahead and queue
+                # every outstanding wake from there.
+                position = max(gone.retained_from or 0, stream.retained_from)
+                self.trimmed_past += 1
+                await self._enqueue_outstanding()
+                continue
+            for raw in result.messages:
+                with contextlib.suppress(ValueError):
+                    wake = orjson.loads(raw)
+                    if isinstance(wake, dict) and isinstance(wake.get("subscription_id"), str):
+                        self._enqueue(wake["subscription_id"])
+            position = result.next_position
+            if not result.messages:
+                return position
 
     async def _work(self) -> None:
         while True:

@@ -138,6 +138,8 @@ async def _long_poll(ctx: StreamsContext, request: Request, result: ReadResult) 
     cursor = cursors.next_cursor(request.query_params.get("cursor"))
     deadline = time.monotonic() + ctx.limits.long_poll_timeout
     position = result.next_position
+    # Not ``follow.changes``: this loop looks the stream up by id (a path deleted and made
+    # again must end it), answers by the client's deadline and notices a client gone.
     while not result.messages and not result.stream.closed:
         event = ctx.storage.hub.watch(result.stream.id)
         stream = await ctx.storage.lookup_live(result.stream.id)

@@ -98,6 +98,8 @@ async def _events(
         if result.at_closed_end:
             return
         position = result.next_position
+        # Not ``follow.changes``: the stream is looked up by id (a path deleted and made
+        # again must end the response), and a quiet wait sends a keepalive until a deadline.
         while True:
             event = storage.hub.watch(stream_id)
             stream = await storage.lookup_live(stream_id)
