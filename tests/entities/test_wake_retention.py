@@ -82,16 +82,6 @@ async def test_a_trim_racing_a_burst_of_wakes_loses_none(
             await trimmer
 
     assert harness.runtime.trimmed_past > 0, "the follower was never trimmed past"
-
-    async def all_committed() -> bool:
-        # A handler has run before its pass commits: wait for the commits too.
-        for url in urls:
-            rows = (await harness.materialize(url)).collection("state:seen")
-            if len(rows) < len([p for p in sent if p.startswith(f"{url}#")]):
-                return False
-        return True
-
-    await eventually(all_committed, within=20, what="every pass committed")
     assert sorted(handled) == sorted(sent)  # each exactly once
     for url in urls:
         rows = (await harness.materialize(url)).collection("state:seen")
