@@ -7,17 +7,20 @@
     async def handle(ctx, wake):
         result = await durable.run(ctx, deps=...)
 
-A wrapper, as pydantic-ai's own ``DBOSAgent`` and ``TemporalAgent`` are, rather than a
-``ctx.run_agent(...)`` method: it is typed by the agent's deps and output
-(``WakefulAgent[Deps, Output]``), which a method of the handler context could only be if
-the context knew pydantic-ai; it leaves the agent unchanged (so the same agent still runs
-plain in tests or scripts); and it is made once, at import, where its options belong.
+A wrapper, like pydantic-ai's ``TemporalAgent``, rather than a ``ctx.run_agent(...)``
+method: it is typed by the agent's deps and output (``WakefulAgent[Deps, Output]``), which
+a method of the handler context could only be if the context knew pydantic-ai; it leaves
+the agent unchanged (so the same agent still runs plain in tests or scripts); and it is
+made once, at import, where its options belong. Nor a capability alone (as pydantic-ai's
+``DBOSDurability`` is): a durable run here is more than one ``Agent.run``. It starts from
+the entity's inbox and history, and goes on across passes with the answers to its
+deferred calls, so something must drive it per pass; inside, it is a capability.
 
 What it records, in the native loop's vocabulary (so the console, threads, AG-UI and the
 client show it like a native run): the run is a ``run`` row (its validated output and its
 new pydantic-ai messages recorded on it when it completes), each model request a ``step``
 row (its text streamed as ``text_delta`` rows, its usage and its whole response kept), each
-tool call a ``tool_call`` row with Wakeful's idempotency key (:func:`idempotency_key`).
+tool call a ``tool_call`` row with Wakeful's idempotency key (:func:`current_call`).
 
 How it resumes: the run is a pydantic-ai run done again from its start in every pass, with a
 capability that wraps the model and the tools. The k-th model request of the run answers
