@@ -40,7 +40,7 @@ SEED = int(os.environ.get("WAKEFUL_CHAOS_SEED", "20261207"))
 REGISTRY = "integrations.pydantic_ai_chaos_types:registry"
 STEPS = 16  # steps with tool calls the script offers
 KILLS = 8
-ALIVE_SECONDS = (0.2, 1.2)
+ALIVE_SECONDS = (0.0, 0.6)  # once it has started working
 DRAIN_SECONDS = 60.0
 
 
@@ -87,6 +87,27 @@ async def spawn(database: Path) -> str:
         await storage.stop()
 
 
+async def tail(database: Path, url: str) -> int:
+    storage = open_storage(str(database))
+    await storage.start()
+    try:
+        return (await storage.head(Address.parse(url).stream)).tail
+    finally:
+        await storage.stop()
+
+
+async def progressed(database: Path, url: str, before: int) -> None:
+    """Wait until the entity's stream has grown past ``before`` (the killed worker's lease
+    has run out, and this one works on the run), or the run is over."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while await tail(database, url) <= before:
+        runs = Rows(await read(database, url)).runs()
+        if runs and runs[-1].status == "completed":
+            return
+        assert time.monotonic() < deadline, "the worker made no progress"
+        await asyncio.sleep(0.02)
+
+
 def lines(path: Path) -> list[str]:
     return [line for line in path.read_text().split("\n") if line] if path.exists() else []
 
@@ -109,8 +130,10 @@ async def test_kill_9_during_a_pydantic_ai_run(tmp_path: Path, monkeypatch: Any)
     kills = 0
     try:
         for _ in range(KILLS):
+            before = await tail(database, url)
             worker.start()
             await worker.started()
+            await progressed(database, url, before)  # it claimed the run: kill it at work
             await asyncio.sleep(rng.uniform(*ALIVE_SECONDS))
             worker.kill()
             kills += 1
