@@ -125,7 +125,8 @@ class Runtime:
                     if isinstance(wake, dict) and isinstance(wake.get("subscription_id"), str):
                         self._enqueue(wake["subscription_id"])
             position = result.next_position
-            if not result.messages:
+            if not result.messages or position >= stream.tail:
+                # Read no further than the head seen: later wakes set the hub's event.
                 return position
 
     async def _work(self) -> None:

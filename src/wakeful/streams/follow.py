@@ -77,7 +77,7 @@ async def follow(storage: Storage, path: str, start: int) -> AsyncIterator[Entry
                 yield Entry(position, end, data)
                 position = end
             position = max(position, result.next_position)
-            if not result.messages:
-                break
+            if not result.messages or position >= head.tail:
+                break  # no read past the head seen: what lands later sets the hub's event
         if head.stream.closed:
             return
