@@ -11,6 +11,7 @@ completed did run). Its handler writes do not: the retry makes them again. After
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -109,17 +110,7 @@ async def call_handler(definition: EntityType, ctx: Context, wake: Wake) -> None
     if definition.on_signal is not None and wake.signals:
         for signal in wake.signals:
             await definition.on_signal(ctx, signal)
-        rest = Wake(
-            key=wake.key,
-            first=wake.first,
-            messages=wake.messages,
-            children=wake.children,
-            changes=wake.changes,
-            timers=wake.timers,
-            tool_results=wake.tool_results,
-            ranges=wake.ranges,
-            interrupted=wake.interrupted,
-        )
+        rest = dataclasses.replace(wake, signals=[])  # the wake, less what was handled
         if rest.is_empty():
             return
         wake = rest
