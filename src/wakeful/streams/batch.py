@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .model import AppendRequest, CreateRequest
 from .subscriptions.model import Ack, SubscriptionSpec, WakeRequest
 from .subscriptions.tokens import TokenClaims
+from .usage import UsageEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,14 @@ class AckWake:
     request: WakeRequest
 
 
+@dataclass(frozen=True, slots=True)
+class RecordUsage:
+    """Index one model call's usage (see :mod:`wakeful.streams.usage`), in the same
+    transaction as the append that records the call; recording it again changes nothing."""
+
+    entry: UsageEntry
+
+
 def extend_acks(ack: AckWake, appended: Mapping[str, tuple[int, int]]) -> AckWake:
     """Acking the position where this batch's own append began also covers that append.
 
@@ -124,4 +133,5 @@ Operation = (
     | UnlinkStream
     | DeleteSubscription
     | AckWake
+    | RecordUsage
 )

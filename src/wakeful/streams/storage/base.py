@@ -22,6 +22,7 @@ from ..model import (
     StreamRecord,
 )
 from ..subscriptions.store import SubscriptionStore
+from ..usage import UsageQuery, UsageTotal
 
 DEFAULT_CHUNK_BYTES = 1 << 20
 
@@ -126,3 +127,8 @@ class Storage(ABC):
     @abstractmethod
     async def next_schedule(self) -> float | None:
         """When the earliest scheduled append is due."""
+
+    @abstractmethod
+    async def usage_totals(self, query: UsageQuery) -> list[UsageTotal]:
+        """The usage index added up (:mod:`wakeful.streams.usage`): one total per group,
+        in group order; without grouping, one total (of nothing, if nothing matched)."""

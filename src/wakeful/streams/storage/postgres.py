@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from ...errors import StreamExists
-from .. import batch, framing, rules
+from .. import batch, framing, rules, usage
 from ..forks import levels
 from ..model import (
     AppendRequest,
@@ -608,6 +608,9 @@ class PostgresStorage(Storage):
                 return None
             case batch.AckWake(subscription_id=sid, claims=claims, request=request):
                 return await subscriptions.ack_now(connection, effects, sid, claims, request)
+            case batch.RecordUsage(entry=entry):
+                await connection.execute(self.sql.record_usage, *usage.entry_values(entry))
+                return None
         raise TypeError(f"unknown operation {operation!r}")
 
     async def _lock(self, connection: Connection, plan: LockPlan) -> None:
@@ -691,6 +694,12 @@ class PostgresStorage(Storage):
         async with self.pool.acquire() as connection:
             due = await connection.fetchval(self.sql.next_schedule)
         return None if due is None else float(due)
+
+    async def usage_totals(self, query: usage.UsageQuery) -> list[usage.UsageTotal]:
+        sql, parameters, groups = usage.totals_sql(query, f"{self.sql.schema}.usage", "$")
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(sql, *parameters)
+        return [usage.total_of(tuple(row), groups) for row in rows]
 
     async def labels(self, path: str) -> dict[str, str]:
         async with self.pool.acquire() as connection:

@@ -135,6 +135,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE {schema}.streams ADD COLUMN retained_from BIGINT NOT NULL DEFAULT 0;
     CREATE INDEX schedules_by_path ON {schema}.schedules (path);
     """,
+    # 5: the usage index: one row per model call, written with the append that records
+    # it (see wakeful.streams.usage); sums by principal, entity or run and day are
+    # indexed, for budgets checked before every model call.
+    """
+    CREATE TABLE {schema}.usage (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        entity TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        principal TEXT,
+        model TEXT,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cost DOUBLE PRECISION,
+        at DOUBLE PRECISION NOT NULL,
+        day TEXT NOT NULL
+    );
+    CREATE INDEX usage_by_principal ON {schema}.usage (principal, day);
+    CREATE INDEX usage_by_entity ON {schema}.usage (entity, day);
+    CREATE INDEX usage_by_run ON {schema}.usage (run_id);
+    CREATE INDEX usage_by_time ON {schema}.usage (at);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from ..model import ProducerClaim, StreamRecord
+from ..usage import INSERT_COLUMNS as USAGE_COLUMNS
 
 COLUMNS = (
     "id, path, content_type, created_at, ttl_seconds, expires_at, last_access, tail, closed,"
@@ -169,6 +170,11 @@ class Statements:
         self.drop_label = f"DELETE FROM {s}.stream_labels WHERE stream_id = $1 AND name = $2"
         self.labels_of = (
             f"SELECT stream_id, name, value FROM {s}.stream_labels WHERE stream_id = ANY($1)"
+        )
+        # Keyed by the model call: recording it again changes nothing.
+        self.record_usage = (
+            f"INSERT INTO {s}.usage ({USAGE_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (key) DO NOTHING"
         )
         self.schedule = (
             f"INSERT INTO {s}.schedules (key, path, message, due_at) VALUES ($1, $2, $3, $4)"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...errors import StreamExists
-from .. import batch, framing, rules
+from .. import batch, framing, rules, usage
 from ..forks import levels
 from ..model import (
     AppendRequest,
@@ -47,6 +47,12 @@ from .sqlite_rows import by_id, by_path, columns, record
 from .sqlite_schema import migrate
 from .sqlite_subscriptions import SqliteSubscriptionStore
 from .sqlite_writer import Effects, GroupCommitWriter
+
+# Keyed by the model call: recording it again (a duplicate append's batch) changes nothing.
+INSERT_USAGE = (
+    f"INSERT INTO usage ({usage.INSERT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+    " ON CONFLICT (key) DO NOTHING"
+)
 
 T = TypeVar("T")
 
@@ -541,6 +547,9 @@ class SqliteStorage(Storage):
                 return None
             case batch.AckWake(subscription_id=sid, claims=claims, request=request):
                 return subscriptions.ack_now(connection, effects, sid, claims, request)
+            case batch.RecordUsage(entry=entry):
+                connection.execute(INSERT_USAGE, usage.entry_values(entry))
+                return None
         raise TypeError(f"unknown operation {operation!r}")
 
     async def commit(self, operations: Sequence[batch.Operation]) -> list[object]:
@@ -561,6 +570,11 @@ class SqliteStorage(Storage):
             return results
 
         return await self.write(run)
+
+    async def usage_totals(self, query: usage.UsageQuery) -> list[usage.UsageTotal]:
+        sql, parameters, groups = usage.totals_sql(query, "usage", "?")
+        rows = self.reader.execute(sql, parameters).fetchall()
+        return [usage.total_of(row, groups) for row in rows]
 
     async def labels(self, path: str) -> dict[str, str]:
         stream = by_path(self.reader, path)

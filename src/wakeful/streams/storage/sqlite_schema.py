@@ -100,6 +100,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE streams ADD COLUMN retained_from INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX schedules_by_path ON schedules (path);
     """,
+    # 5: the usage index: one row per model call, written with the append that records
+    # it (see wakeful.streams.usage); sums by principal, entity or run and day are
+    # indexed, for budgets checked before every model call.
+    """
+    CREATE TABLE usage (
+        key TEXT PRIMARY KEY,
+        entity TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        principal TEXT,
+        model TEXT,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost REAL,
+        at REAL NOT NULL,
+        day TEXT NOT NULL
+    );
+    CREATE INDEX usage_by_principal ON usage (principal, day);
+    CREATE INDEX usage_by_entity ON usage (entity, day);
+    CREATE INDEX usage_by_run ON usage (run_id);
+    CREATE INDEX usage_by_time ON usage (at);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
