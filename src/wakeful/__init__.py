@@ -80,7 +80,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         WakefulError,
         WebhookURLRejected,
     )
-    from .integrations.pydantic_ai import CallInfo, DurableResult, WakefulAgent, current_call
+    from .integrations._durable import CallInfo, DurableResult, current_call
+    from .integrations.pydantic_ai import WakefulAgent
     from .server.app import create_app
     from .server.principals import Auth, Principal, bearer_token
     from .settings import InvalidSettings, Settings
@@ -105,12 +106,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "wakeful.agent.mcp": ("MCPTools",),
     "wakeful._extras": ("MissingExtra",),
     # agents of other frameworks, durable (each behind its extra)
-    "wakeful.integrations.pydantic_ai": (
-        "WakefulAgent",
-        "DurableResult",
-        "current_call",
-        "CallInfo",
-    ),
+    "wakeful.integrations._durable": ("DurableResult", "current_call", "CallInfo"),
+    "wakeful.integrations.pydantic_ai": ("WakefulAgent",),
     # chat threads
     "wakeful.threads.definition": ("ThreadConfig", "define_thread"),
     # serving and calling a server
