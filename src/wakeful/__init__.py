@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .entities.context import Context
     from .entities.definition import Registry, collection
     from .entities.resources import MissingResource, Resources
-    from .entities.wake import ChildStatus, Message, Signal, Timer, Wake
+    from .entities.wake import ChildStatus, Message, Reply, Signal, Timer, Wake
     from .errors import (
         AlreadyAnswered,
         AlreadyClaimed,
@@ -94,7 +94,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     # handlers: the registry, the context a handler gets, and why it woke
     "wakeful.entities.definition": ("Registry", "collection"),
     "wakeful.entities.context": ("Context",),
-    "wakeful.entities.wake": ("Wake", "Message", "ChildStatus", "Signal", "Timer"),
+    "wakeful.entities.wake": ("Wake", "Message", "Reply", "ChildStatus", "Signal", "Timer"),
     "wakeful.entities.resources": ("Resources", "MissingResource"),
     "wakeful.state": ("StateStore",),
     # the agent loop and its tools
@@ -210,6 +210,7 @@ __all__ = [
     "PayloadTooLarge",
     "Principal",
     "Registry",
+    "Reply",
     "Resources",
     "RetryPolicy",
     "RunResult",

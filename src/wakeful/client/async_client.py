@@ -284,10 +284,20 @@ class AsyncClient:
                 return
             params["after"] = str(page["next"])
 
-    async def send(self, url: EntityRef, payload: Any, *, sender: str | None = None) -> str:
+    async def send(
+        self,
+        url: EntityRef,
+        payload: Any,
+        *,
+        sender: str | None = None,
+        in_reply_to: str | None = None,
+    ) -> str:
         """Put ``payload`` in the entity's inbox (it wakes to handle it); returns the
-        message id. ``sender`` is free text recorded as the message's ``from``."""
-        body = {"payload": payload, "from": sender}
+        message id. ``sender`` is free text recorded as the message's ``from``;
+        ``in_reply_to`` answers a request the entity sent (``ctx.request``)."""
+        body: dict[str, Any] = {"payload": payload, "from": sender}
+        if in_reply_to is not None:
+            body["in_reply_to"] = in_reply_to
         data = await self._json("POST", f"{_entity_path(url)}/messages", body=body)
         return str(data["id"])
 

@@ -38,7 +38,7 @@ from .addressing import Address, shared_stream
 from .definition import CollectionSpec, EntityType, Registry
 from .resources import AgentFactory, MissingResource, Resources
 from .subscription import EntitySubscription, pull_wake
-from .wake import Wake
+from .wake import Message, Wake
 
 if TYPE_CHECKING:
     # Typing only: the agent layer sits above this one and imports it. At run time the
@@ -392,6 +392,42 @@ class Context:
             self.output.operations.append(
                 batch.Append(AppendRequest(target.stream, JSON, [message]), optional=True)
             )
+        return str(event["key"])
+
+    def request(self, url: str, payload: Any, *, timeout: float | None = None) -> str:
+        """Send ``payload`` to another entity as a request; returns its ``request_id``.
+
+        The target answers with :meth:`reply`, which wakes this entity with a
+        :class:`~wakeful.entities.wake.Reply` in ``wake.replies``. With ``timeout`` a
+        durable timer (it outlives this process) wakes it instead, with the reply marked
+        ``timed_out``, if no answer came first; a later answer is dropped."""
+        target = Address.parse(url)
+        self._registry.find(target.type).validate_message(payload)
+        request_id = events.new_id()
+        event = events.inbox(payload, self.url, request_id=request_id)
+        self.output.operations.append(
+            batch.Append(AppendRequest(target.stream, JSON, [orjson.dumps(event)]), optional=True)
+        )
+        pending: dict[str, Any] = {"request_id": request_id, "target": target.url}
+        if timeout is not None:
+            due_at = time.time() + timeout
+            pending["due_at"] = due_at
+            self._schedule(f"request:{request_id}", v.REQUEST_TIMEOUT, due_at, pending)
+        self.output.events.append(events.manifest(f"request:{request_id}", pending))
+        return request_id
+
+    def reply(self, message: Message, payload: Any) -> str:
+        """Answer a request (a message with a ``request_id``) in its sender's inbox.
+
+        The answer is not checked against the sender's inbox schema: it answers the
+        sender's own question, which the sender validates as it sees fit."""
+        if message.request_id is None or message.sender is None:
+            raise InvalidArguments(f"message {message.id} is not a request: nothing to reply to")
+        sender = Address.parse(message.sender)
+        event = events.inbox(payload, self.url, in_reply_to=message.request_id)
+        self.output.operations.append(
+            batch.Append(AppendRequest(sender.stream, JSON, [orjson.dumps(event)]), optional=True)
+        )
         return str(event["key"])
 
     def observe(

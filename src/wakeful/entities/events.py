@@ -36,9 +36,23 @@ def entity_created(
     return insert(v.ENTITY_CREATED, "entity", value)
 
 
-def inbox(payload: Any, sender: str | None, message_id: str | None = None) -> dict[str, Any]:
+def inbox(
+    payload: Any,
+    sender: str | None,
+    message_id: str | None = None,
+    *,
+    request_id: str | None = None,
+    in_reply_to: str | None = None,
+) -> dict[str, Any]:
+    """An inbox message; a request carries its ``request_id``, a reply the ``in_reply_to``
+    of the request it answers (each left out when unset, as older readers expect)."""
     key = message_id or new_id()
-    return insert(v.INBOX, key, {"id": key, "payload": payload, "from": sender})
+    value: dict[str, Any] = {"id": key, "payload": payload, "from": sender}
+    if request_id is not None:
+        value["request_id"] = request_id
+    if in_reply_to is not None:
+        value["in_reply_to"] = in_reply_to
+    return insert(v.INBOX, key, value)
 
 
 def signal(name: str, payload: Any = None) -> dict[str, Any]:

@@ -128,8 +128,19 @@ class EntityService:
         address, stream, labels = await self._live(url)
         return _info(address, stream, labels)
 
-    async def send(self, url: str, payload: Any, *, sender: str | None = None) -> str:
-        key, _ = await self._deliver(url, payload, sender, None)
+    async def send(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        sender: str | None = None,
+        request_id: str | None = None,
+        in_reply_to: str | None = None,
+    ) -> str:
+        """Append a message to the entity's inbox. ``in_reply_to`` answers a request the
+        entity sent (``ctx.request``), waking it with the reply; ``request_id`` asks the
+        entity for an answer, which goes to ``sender`` (an entity URL)."""
+        key, _ = await self._deliver(url, payload, sender, None, request_id, in_reply_to)
         return key
 
     async def send_once(
@@ -143,13 +154,26 @@ class EntityService:
         return appended
 
     async def _deliver(
-        self, url: str, payload: Any, sender: str | None, message_id: str | None
+        self,
+        url: str,
+        payload: Any,
+        sender: str | None,
+        message_id: str | None,
+        request_id: str | None = None,
+        in_reply_to: str | None = None,
     ) -> tuple[str, bool]:
         address, _, labels = await self._live(url)
         if labels.get("status") in v.TERMINAL:
             raise EntityTerminated(f"entity {address.url} is {labels['status']}")
-        (await self.registry.resolve(address.type)).validate_message(payload)
-        event = events.inbox(payload, sender, message_id)
+        if request_id is not None and in_reply_to is not None:
+            raise InvalidArguments("a message is a request or a reply, not both")
+        if request_id is not None and not (sender or "").startswith("/"):
+            raise InvalidArguments("a request needs a sender entity URL (from) to reply to")
+        if in_reply_to is None:  # a reply answers the entity's own question: not its inbox
+            (await self.registry.resolve(address.type)).validate_message(payload)
+        event = events.inbox(
+            payload, sender, message_id, request_id=request_id, in_reply_to=in_reply_to
+        )
         producer = ProducerClaim(f"inbox:{message_id}", 0, 0) if message_id else None
         request = AppendRequest(address.stream, JSON, [orjson.dumps(event)], producer=producer)
         (result,) = await self.storage.commit([batch.Append(request)])
@@ -196,7 +220,7 @@ class EntityService:
         keys = []
         for key, _ in manifest.collection(v.MANIFEST).items():
             kind, _, rest = key.partition(":")
-            if kind in ("timer", "cron"):
+            if kind in ("timer", "cron", "request"):
                 keys.append(f"{address.url}#{key}")
             elif kind == "observe":
                 keys += [f"{address.url}#timeout:{rest}", f"{address.url}#debounce:{rest}"]

@@ -30,6 +30,9 @@ REASONING_DELTA = "reasoning_delta"
 
 STATE_PREFIX = "state:"
 
+# The kind of timer that ends a request's wait for its reply (``ctx.request(timeout=...)``).
+REQUEST_TIMEOUT = "request_timeout"
+
 # Events that others write to an entity's stream and that its handler reacts to.
 # ``tool_result`` carries the answer to a waiting tool call (a result, or approve / deny).
 INPUTS = frozenset({INBOX, SIGNAL, CHILD_STATUS, TIMER, TOOL_RESULT})

@@ -14,6 +14,23 @@ class Message:
     payload: Any
     sender: str | None
     sent_at: str | None
+    #: Set when the sender asked for an answer (``ctx.request``): ``ctx.reply`` answers it.
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a request this entity sent with ``ctx.request``, or its timeout.
+
+    A request is answered once: the first of its reply and its timeout wakes the
+    requester, and whatever comes after is dropped."""
+
+    request_id: str
+    #: The entity the request was sent to.
+    target: str
+    payload: Any = None
+    sender: str | None = None
+    timed_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +95,8 @@ class Range:
 class Wake:
     first: bool = False
     messages: list[Message] = field(default_factory=list)
+    #: Answers (or timeouts) of requests this entity sent with ``ctx.request``.
+    replies: list[Reply] = field(default_factory=list)
     children: list[ChildStatus] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
@@ -94,13 +113,17 @@ class Wake:
 
     @property
     def reasons(self) -> list[str]:
-        """Why the handler runs: any of spawn, message, child, change, shared, signal and the
-        timer kinds (timeout, cron, timer)."""
+        """Why the handler runs: any of spawn, message, reply, request_timeout, child,
+        change, shared, signal and the timer kinds (timeout, cron, timer)."""
         found = []
         if self.first:
             found.append("spawn")
         if self.messages:
             found.append("message")
+        if any(not reply.timed_out for reply in self.replies):
+            found.append("reply")
+        if any(reply.timed_out for reply in self.replies):
+            found.append("request_timeout")
         if self.children:
             found.append("child")
         if any(not change.shared for change in self.changes):
@@ -126,6 +149,7 @@ class Wake:
         return not (
             self.first
             or self.messages
+            or self.replies
             or self.children
             or self.changes
             or self.signals

@@ -32,6 +32,19 @@ class SpawnBody(BaseModel):
 class MessageBody(BaseModel):
     payload: Any = Field(..., description="Validated by the type's inbox schema, if it has one.")
     sender: str | None = Field(None, alias="from", description="Who sends it (free text).")
+    request_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Asks for an answer: the entity's reply goes to `from` (an entity URL).",
+    )
+    in_reply_to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Answers the entity's request with this id (not checked by its inbox"
+        " schema); wakes it with the reply.",
+    )
 
 
 class SignalBody(BaseModel):
@@ -131,7 +144,14 @@ def entities_router(
     )
     async def send(type_name: str, entity_id: str, body: MessageBody) -> Accepted:
         url = Address.parse(f"/{type_name}/{entity_id}").url
-        return Accepted(id=await service.send(url, body.payload, sender=body.sender))
+        message_id = await service.send(
+            url,
+            body.payload,
+            sender=body.sender,
+            request_id=body.request_id,
+            in_reply_to=body.in_reply_to,
+        )
+        return Accepted(id=message_id)
 
     @router.post(
         "/entities/{type_name}/{entity_id}/signals", status_code=202, summary="Signal an entity"

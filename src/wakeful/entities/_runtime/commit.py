@@ -115,6 +115,10 @@ async def operations(p: Pass, snapshot: dict[str, Any] | None) -> list[batch.Ope
         previous = manifest(store, "cursor") or {}
         streams = {**previous.get("streams", {}), **inputs.cursor}
         own.append(events.manifest("cursor", {"streams": streams}))
+        for request_id in inputs.answered:
+            # Answered: no longer pending, and its timeout (if any) never fires.
+            own.append(events.manifest_removed(f"request:{request_id}"))
+            operations.append(batch.CancelSchedule(f"{address.url}#request:{request_id}"))
         if not wake.is_empty():
             own.append(_wake_record(wake, p.row.generation))
     if snapshot is not None:

@@ -25,7 +25,17 @@ from .. import vocabulary as v
 from ..addressing import SHARED_PREFIX, Address
 from ..definition import EntityType
 from ..loading import read_messages
-from ..wake import Change, ChildStatus, Message, Range, Signal, Timer, ToolResult, Wake
+from ..wake import (
+    Change,
+    ChildStatus,
+    Message,
+    Range,
+    Reply,
+    Signal,
+    Timer,
+    ToolResult,
+    Wake,
+)
 
 log = logging.getLogger("wakeful.entities")
 # Event types the runtime writes for itself; an unfiltered observer is not woken by them.
@@ -39,6 +49,7 @@ class Inputs:
     cursor: dict[str, int] = field(default_factory=dict)  # new cursor per stream
     deferred: dict[str, float] = field(default_factory=dict)  # debounced streams → quiet at
     timeouts_met: list[str] = field(default_factory=list)  # observed streams that changed
+    answered: list[str] = field(default_factory=list)  # requests answered (or timed out)
 
 
 def manifest(store: StateStore, key: str) -> dict[str, Any] | None:
@@ -119,7 +130,13 @@ class Gathering:
                 continue
             value = event.value if isinstance(event.value, dict) else {}
             count += 1
-            if event.type == v.INBOX:
+            if event.type == v.INBOX and "in_reply_to" in value:
+                self._answer(str(value["in_reply_to"]), value.get("payload"), value.get("from"))
+            elif event.type == v.TIMER and value.get("kind") == v.REQUEST_TIMEOUT:
+                pending = value.get("payload")
+                request_id = pending.get("request_id") if isinstance(pending, dict) else None
+                self._answer(str(request_id), None, None, timed_out=True)
+            elif event.type == v.INBOX:
                 try:
                     payload = self.definition.validate_message(value.get("payload"))
                 except InvalidMessage as exc:
@@ -127,8 +144,15 @@ class Gathering:
                         "%s: dropping invalid inbox message %s: %s", self.address, event.key, exc
                     )
                     continue
+                request_id = value.get("request_id")
                 wake.messages.append(
-                    Message(event.key, payload, value.get("from"), event.timestamp)
+                    Message(
+                        event.key,
+                        payload,
+                        value.get("from"),
+                        event.timestamp,
+                        str(request_id) if request_id is not None else None,
+                    )
                 )
             elif event.type == v.SIGNAL:
                 name = str(value.get("name", ""))
@@ -167,6 +191,22 @@ class Gathering:
                     )
                 )
         return count
+
+    def _answer(
+        self, request_id: str, payload: Any, sender: Any, *, timed_out: bool = False
+    ) -> None:
+        """The first answer to a pending request (its reply, or its timeout) wakes the
+        requester; anything after it, or for a request it never sent, is dropped."""
+        pending = manifest(self.store, f"request:{request_id}")
+        if pending is None or request_id in self.inputs.answered:
+            log.info("%s: dropping an answer to request %r: not pending", self.address, request_id)
+            return
+        self.inputs.answered.append(request_id)
+        target = str(pending.get("target", ""))
+        reply = Reply(request_id, target, payload, sender if isinstance(sender, str) else None)
+        if timed_out:
+            reply = Reply(request_id, target, timed_out=True)
+        self.inputs.wake.replies.append(reply)
 
     async def _observed(self, path: str, start: int, end: int) -> int:
         shared = path.startswith(SHARED_PREFIX)
