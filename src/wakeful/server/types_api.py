@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..entities.remote import RemoteTypeSpec, WebhookTarget
 from ..entities.type_service import TypeService
+from .stream_schema import StreamSchema, stream_schema
 
 
 class EntityTypeInfo(BaseModel):
@@ -43,6 +44,19 @@ def types_router(types: TypeService, guard: Callable[[Request], Awaitable[None]]
     @router.get("/types/{type_name}", summary="Describe one entity type")
     async def get_type(type_name: str) -> EntityTypeInfo:
         return EntityTypeInfo(**await types.describe(type_name))
+
+    @router.get(
+        "/types/{type_name}/schema",
+        summary="The State Protocol schema of the type's entity streams",
+        description=(
+            "One collection per event type on the stream of an entity of this type, in the"
+            " shape `createStateSchema` of `@durable-streams/state` takes: the runtime's"
+            " events, the agent's rows and the type's `state:<name>` collections, each with"
+            " its event type, primary key and rows' JSON Schema. See docs/frontends.md."
+        ),
+    )
+    async def get_type_schema(type_name: str) -> StreamSchema:
+        return stream_schema(await types.describe(type_name))
 
     @router.post(
         "/types",
