@@ -35,12 +35,23 @@ def lines(path: Path) -> list[str]:
 
 class Worker(Subprocess):
     """``wakeful worker <registry>`` (a ``module:name`` under ``tests/``) on ``database``,
-    with ``env`` added to the test's environment."""
+    with ``env`` added to the test's environment; or, given ``server`` (and its
+    ``token``), an HTTP-only worker for that server."""
 
-    def __init__(self, registry: str, database: str | Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        registry: str,
+        database: str | Path,
+        env: dict[str, str],
+        *,
+        server: str | None = None,
+        token: str | None = None,
+    ) -> None:
         super().__init__()
         self.registry = registry
         self.database = database
+        self.server = server
+        self.token = token
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
@@ -55,8 +66,8 @@ class Worker(Subprocess):
             "wakeful",
             "worker",
             self.registry,
-            "--database",
-            str(self.database),
+            *(("--server", self.server) if self.server else ("--database", str(self.database))),
+            *(("--token", self.token) if self.token else ()),
             "--log-level",
             "warning",
         ]

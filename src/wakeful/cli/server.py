@@ -119,18 +119,74 @@ def serve(
 @with_settings(worker=True)
 def worker(
     registry: Annotated[str, typer.Argument(help="Entity types to run, as module:attribute.")],
+    server: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WAKEFUL_SERVER",
+            help="Run the handlers for this Wakeful server over HTTP only (no database"
+            " access; --database is not used).",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WAKEFUL_TOKEN",
+            help="With --server: the server's bearer token (an admin's).",
+            show_default=False,
+        ),
+    ] = None,
     *,
     settings: Settings,
 ) -> None:
-    """Run entity handlers (no HTTP) against a shared database, beside other processes.
+    """Run entity handlers (no HTTP serving) against a shared database, beside other
+    processes; or, with --server, against a server over HTTP only.
 
     Every option can also be set by the environment variable shown beside it."""
     _logging(settings)
     types = _registry(registry)
+    if server is not None:
+        typer.echo(
+            f"wakeful: worker for {', '.join(t.name for t in types)} on {server} (HTTP only)"
+        )
+        asyncio.run(run_http_worker(server, token, settings, types))
+        return
     typer.echo(
         f"wakeful: worker for {', '.join(t.name for t in types)} on {redact(settings.database)}"
     )
     asyncio.run(run_worker(settings, types))
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def run_http_worker(
+    server: str, token: str | None, settings: Settings, types: Registry
+) -> None:
+    """Runs handlers for ``server`` over HTTP until SIGINT or SIGTERM."""
+    from ..agent.limits import Concurrency
+    from ..agent.provider import ModelCache, agent_resources
+    from ..serverless.worker import HttpWorker
+
+    models = ModelCache()
+    worker = HttpWorker(
+        server,
+        types,
+        token=token,
+        concurrency=settings.worker_concurrency,
+        resources=agent_resources(Concurrency.of(settings), models),
+    )
+    await worker.start()
+    try:
+        await _until_stopped()
+    finally:
+        await worker.stop()
+        await models.aclose()
 
 
 async def run_worker(settings: Settings, types: Registry) -> None:
@@ -139,12 +195,8 @@ async def run_worker(settings: Settings, types: Registry) -> None:
     await storage.start()
     background = Background(storage, types, settings)
     await background.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        await _until_stopped()
     finally:
         await background.stop()
         await storage.stop()

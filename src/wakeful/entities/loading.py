@@ -17,7 +17,7 @@ import orjson
 from ..errors import WakefulError
 from ..settings import DEFAULTS
 from ..state import StateStore
-from ..streams.storage import Storage
+from ..streams.storage.access import PassStorage
 from . import vocabulary as v
 from .addressing import Address
 from .definition import EntityType
@@ -37,7 +37,7 @@ class Positioned:
 
 
 async def read_messages(
-    storage: Storage, path: str, start: int, end: int
+    storage: PassStorage, path: str, start: int, end: int
 ) -> AsyncIterator[Positioned]:
     """Messages of the JSON stream ``path`` that start in ``[start, end)``, with positions."""
     try:
@@ -72,7 +72,7 @@ class Loaded:
 
 
 class StateCache:
-    def __init__(self, storage: Storage, capacity: int = DEFAULTS.state_cache_size) -> None:
+    def __init__(self, storage: PassStorage, capacity: int = DEFAULTS.state_cache_size) -> None:
         self._storage = storage
         self._capacity = capacity
         self._entries: OrderedDict[str, Loaded] = OrderedDict()

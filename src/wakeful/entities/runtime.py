@@ -29,6 +29,7 @@ from .addressing import WAKE_STREAM, from_subscription_id
 from .definition import Registry
 from .loading import StateCache
 from .resources import Resources
+from .work_queue import WorkQueue
 
 log = logging.getLogger("wakeful.entities")
 
@@ -52,9 +53,7 @@ class Runtime:
         self.name = name or worker_name()
         self.cache = StateCache(storage, settings.state_cache_size)
         self.passes = PassRunner(storage, registry, self.cache, self.name, resources)
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._queue = WorkQueue()
         self._concurrency = settings.worker_concurrency
         self.passes_run = 0
         self.trimmed_past = 0  # times the wake stream's retention overtook the follower
@@ -63,22 +62,15 @@ class Runtime:
         await ensure_wake_stream(self.storage)
         tail = (await self.storage.head(WAKE_STREAM)).tail
         await self._enqueue_outstanding()
-        self._tasks.append(asyncio.create_task(self._follow(tail), name="wakeful-wake-follower"))
+        self._queue.spawn(self._follow(tail), "wakeful-wake-follower")
         for index in range(self._concurrency):
-            self._tasks.append(asyncio.create_task(self._work(), name=f"wakeful-worker-{index}"))
+            self._queue.spawn(self._queue.work(self.process), f"wakeful-worker-{index}")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._queue.stop()
 
     def _enqueue(self, subscription_id: str) -> None:
-        if subscription_id not in self._queued:
-            self._queued.add(subscription_id)
-            self._queue.put_nowait(subscription_id)
+        self._queue.put(subscription_id)
 
     async def _enqueue_outstanding(self) -> None:
         """Queue the wakes the subscriptions table holds unclaimed (it is the truth; the
@@ -128,17 +120,6 @@ class Runtime:
             if not result.messages or position >= stream.tail:
                 # Read no further than the head seen: later wakes set the hub's event.
                 return position
-
-    async def _work(self) -> None:
-        while True:
-            subscription_id = await self._queue.get()
-            self._queued.discard(subscription_id)
-            try:
-                await self.process(subscription_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pass for %s failed", subscription_id)
 
     async def process(self, subscription_id: str) -> bool:
         """Claim and run one entity's pending wake; False if there was nothing to claim."""

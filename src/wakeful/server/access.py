@@ -183,6 +183,10 @@ class Access:
         rule = ROUTES.get((request.method, getattr(route, "path", "")))
         if rule is not None and rule.guard in ("any", "public", "chat"):
             return  # a chat post names its thread in the body: the route checks it
+        if rule is not None and rule.guard == "admin":
+            if not principal.admin:
+                raise Forbidden("this route is for an admin", code=ErrorCode.NOT_ALLOWED)
+            return
         if rule is None or rule.action is None:
             raise Forbidden("this route has no access rule", code=ErrorCode.NOT_ALLOWED)
         params = request.path_params
@@ -204,8 +208,8 @@ class AuthenticationMiddleware:
     """Resolves the principal of every request (401 without one) before any routing.
 
     Open without credentials: the console, the health check, the JWKS (the public keys a
-    webhook service checks signatures with), preflights, and the wake callbacks, whose
-    handlers check the callback token themselves."""
+    webhook service checks signatures with), preflights, and the wake callbacks and a
+    remote pass's routes, whose handlers check the callback token themselves."""
 
     def __init__(
         self, app: ASGIApp, authenticator: Authenticator | None, mount: str = MOUNT
@@ -215,7 +219,8 @@ class AuthenticationMiddleware:
         control = re.escape(f"{mount.rstrip('/')}/{paths.RESERVED}")
         self.open = re.compile(
             rf"\A(?:/|/healthz|/console/.*|{control}/jwks\.json"
-            rf"|{control}/subscriptions/[A-Za-z0-9._~-]{{1,200}}/(?:callback|ack|release))\Z",
+            rf"|{control}/subscriptions/[A-Za-z0-9._~-]{{1,200}}/(?:callback|ack|release)"
+            rf"|/v1/entities/[^/]+/[^/]+/pass/.*)\Z",
             re.DOTALL,
         )
 

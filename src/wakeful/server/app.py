@@ -40,6 +40,7 @@ from .cors import ApiCorsMiddleware
 from .dispatch import WakefulApp
 from .entities_api import entities_router
 from .limits import BodyLimitMiddleware, HeaderLimitMiddleware, RequestLimits
+from .passes_api import passes_router
 from .principals import Auth, load_auth, load_tokens_file, single_token
 from .threads_api import threads_router
 from .types_api import types_router
@@ -175,6 +176,16 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.include_router(types_router(TypeService(storage, registry), guard))
     app.include_router(entities_router(service, guard, access))
     app.include_router(agent_router(ToolAnswers(storage, registry), guard))
+    app.include_router(
+        passes_router(
+            storage,
+            registry,
+            lambda: subscriptions.secret,
+            settings.max_body_bytes,
+            settings.max_json_depth,
+            guard,
+        )
+    )
     app.state.thread_type = settings.thread_type
     if settings.thread_type in registry:
         threads = ThreadService(storage, registry, settings.thread_type)

@@ -18,9 +18,11 @@ from .policy import Action
 #: types: the action on entity types; stream: the action on the stream by path;
 #: subscription: read and append on every stream the subscription covers; chat: the
 #: action on the thread the body names (the route checks it once it read the body);
+#: admin: an admin principal only;
 #: refused: a method the route answers with 405 (404 at the bare mount) for everyone.
 Guard = Literal[
     "public",
+    "admin",
     "callback",
     "any",
     "entity",
@@ -41,6 +43,8 @@ class Rule:
     def who(self) -> str:
         if self.guard == "public":
             return "anyone, without credentials"
+        if self.guard == "admin":
+            return "an admin principal"
         if self.guard == "refused":
             return "nobody (405; 404 at the bare mount)"
         if self.guard == "callback":
@@ -88,6 +92,7 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", "/v1/types"): Rule("types", "register"),
     ("DELETE", "/v1/types/{type_name}"): Rule("types", "register"),
     ("GET", "/v1/entities"): Rule("entity", "list"),
+    ("GET", "/v1/wakes"): Rule("admin"),
     ("POST", "/v1/entities/{type_name}"): Rule("entity", "spawn"),
     ("GET", E): Rule("entity", "read"),
     ("DELETE", E): Rule("entity", "kill"),
@@ -126,6 +131,9 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", f"{SUB}/ack"): Rule("callback"),
     ("POST", f"{SUB}/callback"): Rule("callback"),
     ("POST", f"{SUB}/release"): Rule("callback"),
+    ("GET", f"{E}/pass/streams/{{path}}"): Rule("callback"),
+    ("GET", f"{E}/pass/messages/{{path}}"): Rule("callback"),
+    ("POST", f"{E}/pass/commit"): Rule("callback"),
     **{(method, MOUNT): Rule("refused") for method in ("GET", "POST", "PUT", "DELETE")},
     ("POST", SUB): Rule("refused"),
     **{(method, f"{SUB}/streams"): Rule("refused") for method in ("GET", "PUT", "DELETE")},

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import WakefulError
 from .model import StreamRecord
-from .storage import Storage
+from .storage.access import PassStorage
 
 IDLE_RECHECK_SECONDS = 15.0
 
@@ -42,7 +42,7 @@ class Head:
 
 
 async def changes(
-    storage: Storage, path: str, *, idle: float = IDLE_RECHECK_SECONDS
+    storage: PassStorage, path: str, *, idle: float = IDLE_RECHECK_SECONDS
 ) -> AsyncIterator[Head]:
     """The head of ``path`` now, then after every change the hub announces for it (or
     every ``idle`` seconds when none comes); ends when the stream is gone.
@@ -65,7 +65,7 @@ async def changes(
         announced = await storage.hub.wait(event, idle)
 
 
-async def follow(storage: Storage, path: str, start: int) -> AsyncIterator[Entry]:
+async def follow(storage: PassStorage, path: str, start: int) -> AsyncIterator[Entry]:
     """Every message of ``path`` from ``start`` on, as it lands; ends when the stream is
     deleted, or closed and drained."""
     position = start

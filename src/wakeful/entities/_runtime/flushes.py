@@ -21,7 +21,7 @@ import orjson
 
 from ...streams import batch
 from ...streams.model import AppendRequest, AppendResult, ProducerClaim
-from ...streams.storage import Storage
+from ...streams.storage.access import PassStorage
 from ...streams.subscriptions.model import SubscriptionRow
 from ..context import JSON, Context
 
@@ -35,7 +35,7 @@ class Flushes:
     """The flushes of one attempt: producer sequence, where they ended (and whether only
     they were appended meanwhile), the latest one, and a failure."""
 
-    storage: Storage
+    storage: PassStorage
     row: SubscriptionRow
     ctx: Context | None  # the attempt's context, set once it is made
     seq: int  # the producer sequence of the next flush

@@ -19,7 +19,7 @@ from ...errors import InvalidMessage
 from ...state import StateStore
 from ...state.events import Change as StateChange
 from ...state.events import InvalidEvent, parse
-from ...streams.storage import Storage
+from ...streams.storage.access import PassStorage
 from ...streams.subscriptions.model import Link
 from .. import vocabulary as v
 from ..addressing import SHARED_PREFIX, Address
@@ -83,7 +83,7 @@ class Gathering:
     """Reads one wake's inputs from the entity's own stream and the streams it observes
     (updating the runtime's copies of shared states on the way)."""
 
-    storage: Storage
+    storage: PassStorage
     shared: dict[str, StateStore]
     address: Address
     definition: EntityType

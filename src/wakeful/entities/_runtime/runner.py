@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...errors import WakefulError
 from ...state import StateStore
-from ...streams.storage import Storage
+from ...streams.storage.access import PassStorage
 from ...streams.subscriptions.model import SubscriptionRow
 from ..addressing import Address
 from ..definition import Registry
@@ -18,7 +18,7 @@ from .handler_pass import Pass
 class PassRunner:
     def __init__(
         self,
-        storage: Storage,
+        storage: PassStorage,
         registry: Registry,
         cache: StateCache,
         worker: str,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...errors import WakefulError
 from ...streams.follow import changes
-from ...streams.storage import Storage
+from ...streams.storage.access import PassStorage
 from ...streams.subscriptions.model import SubscriptionRow, WakeRequest
 from ...streams.subscriptions.tokens import TokenClaims
 from .. import vocabulary as v
@@ -32,7 +32,7 @@ SIGNAL_CHECK_SECONDS = 0.05
 class Lease:
     """The claim's lease, kept while :meth:`keep` runs."""
 
-    storage: Storage
+    storage: PassStorage
     row: SubscriptionRow
     claims: TokenClaims
     lost: bool = False
@@ -57,7 +57,7 @@ class Lease:
 
 
 async def watch_signals(
-    storage: Storage,
+    storage: PassStorage,
     ctx: Context,
     position: int,
     flushes: Flushes,
