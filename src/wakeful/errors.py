@@ -104,6 +104,8 @@ class ErrorCode(StrEnum):
     TYPE_IN_USE = "TYPE_IN_USE"
     NO_PUBLIC_URL = "NO_PUBLIC_URL"
     NOT_ALLOWED = "NOT_ALLOWED"
+    UNKNOWN_RUN = "UNKNOWN_RUN"
+    MESSAGE_REJECTED = "MESSAGE_REJECTED"
 
     # Tool calls answered from outside.
     UNKNOWN_TOOL_CALL = "UNKNOWN_TOOL_CALL"
@@ -361,6 +363,18 @@ class UnknownEntity(NotFound):
     default_code = ErrorCode.UNKNOWN_ENTITY
 
 
+class UnknownRun(NotFound):
+    """No completed run by that id on the entity's stream (to fork at, say)."""
+
+    default_code = ErrorCode.UNKNOWN_RUN
+
+
+class MessageRejected(Conflict):
+    """The entity is in a run, and its message policy refuses messages meanwhile."""
+
+    default_code = ErrorCode.MESSAGE_REJECTED
+
+
 class InvalidArguments(BadRequest):
     default_code = ErrorCode.INVALID_ARGUMENTS
 
@@ -450,6 +464,8 @@ _PRECISE: tuple[type[WakefulError], ...] = (
     InvalidAddress,
     UnknownEntityType,
     UnknownEntity,
+    UnknownRun,
+    MessageRejected,
     InvalidArguments,
     InvalidMessage,
     InvalidSchema,

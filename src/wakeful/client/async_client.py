@@ -251,6 +251,13 @@ class AsyncClient:
         data = await self._json("POST", f"/v1/entities/{quote(type, safe='')}", body=body)
         return Entity.from_json(data)
 
+    async def fork(self, url: EntityRef, id: str | None = None, *, at: str | None = None) -> Entity:
+        """A new entity of the same type whose state and history are ``url``'s at the end
+        of run ``at`` (or its last completed run). Raises :class:`Conflict` if the id is
+        taken, :class:`NotFound` for an unknown entity or run."""
+        body = {"id": id, "at": at}
+        return Entity.from_json(await self._json("POST", f"{_entity_path(url)}/fork", body=body))
+
     async def get(self, url: EntityRef) -> Entity:
         """The entity at ``url`` as it is now (status, tags, stream tail)."""
         return Entity.from_json(await self._json("GET", _entity_path(url)))

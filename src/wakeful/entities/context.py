@@ -32,6 +32,7 @@ from ..state.events import Change as StateChange
 from ..state.events import delete, insert, parse, update
 from ..streams import batch
 from ..streams.model import AppendRequest, CreateRequest
+from ..streams.storage import Storage
 from . import events
 from . import vocabulary as v
 from .addressing import Address, shared_stream
@@ -239,6 +240,7 @@ class Context:
         resources: Resources | None = None,
         flusher: Callable[[bool], Awaitable[None]] | None = None,
         shared_loader: Callable[[str], Awaitable[StateStore]] | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.address = address
         self.definition = definition
@@ -261,6 +263,7 @@ class Context:
         self.resources = resources or Resources()
         self._flusher = flusher
         self._shared_loader = shared_loader
+        self._storage = storage  # read by fork() (the committed stream it forks)
         self._agent: Agent | None = None
         #: The wake this pass handles.
         self.wake: Wake | None = None
@@ -375,6 +378,28 @@ class Context:
         )
         self._known.add(address.url)
         return address.url
+
+    async def fork(
+        self, entity_id: str | None = None, *, source: str | None = None, at: str | None = None
+    ) -> str:
+        """Create (when this pass commits) a new entity that is a fork of ``source`` (this
+        entity by default) at the end of its run ``at`` or its last completed run: the same
+        type, state and agent history as there, going on on its own. Returns its URL.
+
+        It forks what is committed: this pass's own writes are not in it."""
+        from .forking import fork_operations, fork_point  # forking builds on this module
+
+        if self._storage is None:
+            raise MissingResource("fork needs the runtime's storage (a pass of the runtime)")
+        origin = Address.parse(source) if source is not None else self.address
+        target = Address(origin.type, entity_id or events.new_id())
+        point = await fork_point(self._storage, origin, at)
+        definition = self._registry.find(origin.type)
+        self.output.operations.extend(
+            fork_operations(origin, target, point, definition.subscription(target))
+        )
+        self._known.add(target.url)
+        return target.url
 
     def send(self, url: str, payload: Any, *, delay: float | None = None) -> str:
         """Send a message to another entity's inbox, now or after ``delay`` seconds."""

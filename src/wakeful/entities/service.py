@@ -31,6 +31,7 @@ from . import vocabulary as v
 from .addressing import Address
 from .context import JSON, creation_operations
 from .definition import Registry
+from .forking import fork_operations, fork_point
 from .loading import read_messages
 
 
@@ -112,6 +113,29 @@ class EntityService:
         except Conflict as exc:
             raise EntityExists(f"entity {address.url} already exists") from exc
         return await self.get(address.url)
+
+    async def fork(
+        self,
+        url: str,
+        entity_id: str | None = None,
+        *,
+        at: str | None = None,
+        owner: str | None = None,
+    ) -> EntityInfo:
+        """A new entity of the same type whose stream forks ``url``'s at the end of run
+        ``at`` (or its last completed run): see :mod:`wakeful.entities.forking`."""
+        source, _, _ = await self._live(url)
+        definition = await self.registry.resolve(source.type)
+        target = Address(source.type, entity_id or events.new_id())
+        point = await fork_point(self.storage, source, at)
+        operations = fork_operations(
+            source, target, point, definition.subscription(target), owner=owner
+        )
+        try:
+            await self.storage.commit(operations)
+        except Conflict as exc:
+            raise EntityExists(f"entity {target.url} already exists") from exc
+        return await self.get(target.url)
 
     async def _live(self, url: str) -> tuple[Address, StreamRecord, dict[str, str]]:
         address = Address.parse(url)

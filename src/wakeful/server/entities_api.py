@@ -57,6 +57,17 @@ class SignalBody(BaseModel):
     payload: Any = None
 
 
+class ForkBody(BaseModel):
+    id: str | None = ID_FIELD
+    at: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Fork at the end of this completed run (its id); by default at the end"
+        " of the last completed run, or of the last committed pass for an entity without runs.",
+    )
+
+
 class Entity(BaseModel):
     url: str
     type: str
@@ -164,6 +175,22 @@ def entities_router(
             await access.entity(principal_of(request), "kill", type_name, entity_id)
         url = Address.parse(f"/{type_name}/{entity_id}").url
         return Accepted(id=await service.signal(url, body.name, body.payload))
+
+    @router.post(
+        "/entities/{type_name}/{entity_id}/fork",
+        status_code=201,
+        summary="Fork an entity: a new one with its state and history up to a completed run",
+    )
+    async def fork(
+        type_name: str, entity_id: str, body: ForkBody, request: Request, response: Response
+    ) -> Entity:
+        principal = principal_of(request)
+        if access is not None:
+            await access.entity(principal, "spawn", type_name, body.id)
+        url = Address.parse(f"/{type_name}/{entity_id}").url
+        info = await service.fork(url, body.id, at=body.at, owner=principal.name)
+        response.headers["Location"] = f"/v1/entities{info.url}"
+        return Entity(**info.as_dict())
 
     @router.delete("/entities/{type_name}/{entity_id}", status_code=204, summary="Delete an entity")
     async def delete(type_name: str, entity_id: str) -> Response:

@@ -98,6 +98,8 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("DELETE", E): Rule("entity", "kill"),
     ("POST", f"{E}/messages"): Rule("entity", "send"),
     ("POST", f"{E}/signals"): Rule("entity", "signal"),
+    # Reading the source; the route also asks for `spawn` on the type for the new entity.
+    ("POST", f"{E}/fork"): Rule("entity", "read"),
     ("GET", f"{E}/tool-calls/{{call_id}}"): Rule("entity", "read"),
     ("POST", f"{E}/tool-calls/{{call_id}}/result"): Rule("entity", "answer"),
     ("POST", f"{E}/tool-calls/{{call_id}}/error"): Rule("entity", "answer"),

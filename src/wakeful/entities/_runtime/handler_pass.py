@@ -165,4 +165,5 @@ class Pass:
             resources=runner.resources,
             flusher=flushes.flush,
             shared_loader=runner.shared_store,
+            storage=runner.storage,
         )
