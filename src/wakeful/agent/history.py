@@ -4,10 +4,17 @@ Inbox messages become user turns; each completed step becomes an assistant turn 
 and tool calls), followed by one tool turn per call with its result or error. Everything is
 read from materialized state, so a resumed run sees exactly what was persisted. Oversized
 tool results are truncated to a budget so one large result cannot crowd out the rest.
+
+What the runtime put into the context (``context_inserted`` rows) takes part too: the
+latest compaction summary stands, as a user turn, in the place of every turn it replaces
+(those up to its ``through`` watermark, which is where the summary goes, not where its
+row landed: the turns after the watermark were kept word for word), and a window notice
+is a system turn where it was recorded.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,9 +23,32 @@ from ..entities import vocabulary as v
 from ..state import StateStore
 from .models.base import Message, ToolCall
 from .records import Rows
-from .rows import CALL_DONE, COMPLETED, DENIED, FAILED, SUPERSEDED, StepRow, ToolCallRow
+from .rows import (
+    CALL_DONE,
+    COMPLETED,
+    DENIED,
+    FAILED,
+    SUPERSEDED,
+    ContextRow,
+    StepRow,
+    ToolCallRow,
+)
+from .tokens import CHARS_PER_TOKEN
 
-CHARS_PER_TOKEN = 4
+SUMMARY_HEADING = "Summary of the conversation so far (older turns were compacted into it):"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One unit of the conversation that compaction keeps or replaces whole: a user
+    message, a step's assistant turn with its tool results, a summary or a notice.
+    ``final`` turns can no longer change (a step whose calls all have results)."""
+
+    order: int
+    messages: tuple[Message, ...]
+    final: bool
+    type: str
+    key: str
 
 
 def inbox_text(payload: Any) -> str:
@@ -53,16 +83,74 @@ def build_messages(
 ) -> list[Message]:
     """The conversation so far. ``cache`` (kept by the caller between steps) holds the
     turns of steps that can no longer change, so that each step does not rebuild them."""
+    turns = conversation_turns(store, tool_result_budget=tool_result_budget, cache=cache)
+    return [message for turn in turns for message in turn.messages]
+
+
+def summary_message(summary: ContextRow) -> Message:
+    return Message("user", f"{SUMMARY_HEADING}\n\n{summary.text}")
+
+
+def notice_message(notice: ContextRow) -> Message:
+    return Message("system", f"<token_budget>{notice.text}</token_budget>")
+
+
+def watermark(store: StateStore, row: ContextRow) -> int | None:
+    """Where in the stream a summary's replaced turns end; None if it names no turn."""
+    if row.through_type is None or row.through_key is None:
+        return None
+    turns = store.collection(row.through_type)
+    if row.through_key not in turns:
+        return None
+    return turns.first_seen(row.through_key)
+
+
+def latest_summary(store: StateStore) -> tuple[ContextRow, int] | None:
+    """The summary history uses (the latest that names a turn), and its watermark."""
+    for row in reversed(Rows(store).inserted()):
+        if row.kind == "summary":
+            mark = watermark(store, row)
+            if mark is not None:
+                return row, mark
+    return None
+
+
+def conversation_turns(
+    store: StateStore,
+    *,
+    tool_result_budget: int | None = 2000,
+    cache: dict[str, list[Message]] | None = None,
+) -> list[Turn]:
+    """The conversation as turns in stream order, the latest summary first in place of
+    the turns it replaces."""
     rows = Rows(store)
-    items: list[tuple[int, Message]] = []
+    found: list[Turn] = []
+    summary = latest_summary(store)
+    after = -1
+    if summary is not None:
+        row, after = summary
+        found.append(Turn(after, (summary_message(row),), True, v.CONTEXT_INSERTED, row.id))
     inbox = store.collection(v.INBOX)
-    for key, row in inbox.items():
-        if isinstance(row, dict):
-            items.append((inbox.first_seen(key), Message("user", inbox_text(row.get("payload")))))
+    for key, value in inbox.items():
+        order = inbox.first_seen(key)
+        if order > after and isinstance(value, dict):
+            message = Message("user", inbox_text(value.get("payload")))
+            found.append(Turn(order, (message,), True, v.INBOX, key))
+    inserted = store.collection(v.CONTEXT_INSERTED)
+    for notice in rows.inserted():
+        order = inserted.first_seen(notice.id)
+        if notice.kind == "notice" and order > after:
+            found.append(
+                Turn(order, (notice_message(notice),), True, v.CONTEXT_INSERTED, notice.id)
+            )
     steps = store.collection(v.STEP)
     for key in steps.keys():  # noqa: SIM118 (a Collection, not a dict)
+        order = steps.first_seen(key)
+        if order <= after:
+            continue
         # A cached step is final, so completed: only the others need reading.
         turns = cache.get(key) if cache is not None else None
+        final = True
         if turns is None:
             step = steps.view(key, StepRow)
             if step is None or step.status != COMPLETED:
@@ -70,11 +158,11 @@ def build_messages(
             turns, final = _step_turns(rows, key, tool_result_budget)
             if final and cache is not None:
                 cache[key] = turns
-        order = steps.first_seen(key)
-        # Tool turns stay right after their assistant turn, in call order (a stable sort).
-        items.extend((order, message) for message in turns)
-    items.sort(key=lambda item: item[0])
-    return [message for _, message in items]
+        if turns:
+            # Tool turns stay right after their assistant turn, in call order.
+            found.append(Turn(order, tuple(turns), final, v.STEP, key))
+    found.sort(key=lambda turn: turn.order)
+    return found
 
 
 def _step_turns(

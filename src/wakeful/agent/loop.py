@@ -46,7 +46,9 @@ from .models.base import (
 )
 from .options import AgentOptions
 from .rows import DeltaRow, ReasoningRow, RunRow, StepRow, TextRow, ToolCallRow
+from .sources import assemble
 from .tools import Tool, ToolArgumentsError, ToolContext
+from .window import ContextWindow
 from .writer import RowT, RowWriter
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ class Agent:
         self._history: dict[str, list[Message]] = {}  # turns of finished steps, by step
         self._interruptible_work: set[asyncio.Future[Any]] = set()
         self._interrupt_watch: asyncio.Future[None] | None = None
+        self._window = ContextWindow(self)
 
     # --- public ----------------------------------------------------------------------
 
@@ -301,16 +304,43 @@ class Agent:
             )
         self._save(step, status=s.SUPERSEDED)
 
-    def _messages(self) -> list[Message]:
-        if self.options.build_messages is not None:
-            return self.options.build_messages(self.ctx)
+    def conversation(self) -> list[Message]:
+        """The conversation on the stream as the model is sent it (with the latest
+        compaction summary in place of the turns it replaces)."""
         return build_messages(
             self.ctx.store,
             tool_result_budget=self.options.tool_result_budget,
             cache=self._history,
         )
 
+    async def _messages(self) -> list[Message]:
+        if self.options.build_messages is not None:
+            return self.options.build_messages(self.ctx)
+        if self.ctx.context_sources is not None:
+            return await assemble(self.ctx, self.ctx.context_sources, self.options.token_counter)
+        return self.conversation()
+
+    async def _request(self) -> ModelRequest:
+        return ModelRequest(
+            messages=tuple(await self._messages()),
+            system=self.options.system,
+            tools=tuple(tool.spec for tool in self.tools.values()),
+            max_tokens=self.options.max_output_tokens,
+            temperature=self.options.temperature,
+        )
+
+    async def _model_call(self, awaitable: Awaitable[T]) -> T:
+        """A model call within the server's cap, given up on an interrupt."""
+        async with self.concurrency.model_calls:
+            return await self._interruptible(awaitable)
+
     async def _model_step(self, run: RunRow, index: int) -> RunRow:
+        # The window is checked first: a summary it writes is on the stream before the
+        # step that relies on it starts.
+        prepared = await self._window.prepare(run, turn_start=index == 0, build=self._request)
+        if prepared.blocked is not None:
+            self._finish(run, s.ABORTED, finish_reason="context_window", error=prepared.blocked)
+            return self.rows.run(run.id) or run
         # Not flushed here: the step's start goes with its first text, with whatever ends
         # it (for the tool calls, in the same commit that starts them), or after the delta
         # interval, whichever comes first. An instant model step costs one commit, not two.
@@ -322,22 +352,16 @@ class Agent:
                 status=s.RUNNING,
                 model=self.model.name,
                 started_at=now_timestamp(),
+                **prepared.step_fields(),
             )
         )
         started = time.perf_counter()
-        request = ModelRequest(
-            messages=tuple(self._messages()),
-            system=self.options.system,
-            tools=tuple(tool.spec for tool in self.tools.values()),
-            max_tokens=self.options.max_output_tokens,
-            temperature=self.options.temperature,
-        )
+        request = prepared.request
         seq = 0  # delta numbers go on across attempts, so a retry's deltas add rows
         for attempt in range(1, self.options.model_attempts + 1):
             stream = _StepStream(self, step, attempt, seq)
             try:
-                async with self.concurrency.model_calls:
-                    await self._interruptible(stream.consume(request))
+                await self._model_call(stream.consume(request))
                 break
             except ModelError as exc:
                 await stream.discard()

@@ -8,7 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .compaction import DEFAULT_POLICY, CompactionPolicy
 from .models.base import Message, Model
+from .models.windows import CONTEXT_WINDOWS, ContextWindows
+from .tokens import ESTIMATE, TokenCounter
 from .tools import Tool, as_tool
 
 if TYPE_CHECKING:
@@ -43,6 +46,14 @@ class AgentOptions:
     #: Tries of a model call that fails with a retryable error, and the first backoff.
     model_attempts: int = 4
     model_backoff: float = 1.0
+    #: Tokens the model's context window holds, overriding the model's own figure and
+    #: ``context_windows`` (the table of known models, which ``with_models`` extends).
+    context_window: int | None = None
+    context_windows: ContextWindows = CONTEXT_WINDOWS
+    #: Measures requests between the provider's reports (see ``wakeful.agent.tokens``).
+    token_counter: TokenCounter = ESTIMATE
+    #: Notices and compaction as the window fills; None for neither.
+    compaction: CompactionPolicy | None = DEFAULT_POLICY
 
     def tool_table(self) -> dict[str, Tool]:
         """The tools by name; a name given twice is an error."""

@@ -12,6 +12,7 @@ from ..state import StateStore
 from ..state.events import insert, now_timestamp, update
 from .rows import (
     RUN_DONE,
+    ContextRow,
     DeltaRow,
     ErrorRow,
     R,
@@ -35,6 +36,7 @@ MODEL_OF: dict[str, type[Row]] = {
     v.TOOL_CALL: ToolCallRow,
     v.TOOL_RESULT: ToolResultRow,
     v.ERROR: ErrorRow,
+    v.CONTEXT_INSERTED: ContextRow,
 }
 #: The collection of each model of a row that is written again (deltas, the one model of
 #: two collections, never are).
@@ -65,6 +67,11 @@ def text_event(kind: str, row: Row, key: str) -> dict[str, Any]:
 
 def delta_event(kind: str, key: str, row: DeltaRow) -> dict[str, Any]:
     return insert(kind, key, row.wire())
+
+
+def context_event(row: ContextRow) -> dict[str, Any]:
+    """A summary or notice the runtime put into the context (written once, never again)."""
+    return insert(v.CONTEXT_INSERTED, row.id, row.wire())
 
 
 def error_event(key: str, message: str, kind: str, run_id: str | None) -> dict[str, Any]:
@@ -125,6 +132,12 @@ class Rows:
 
     def text(self, step_id: str) -> TextRow | None:
         return self.store.collection(v.TEXT).view(step_id, TextRow)
+
+    def inserted(self) -> list[ContextRow]:
+        """The runtime's summaries and notices, in stream order."""
+        rows = self.store.collection(v.CONTEXT_INSERTED)
+        found = (rows.view(key, ContextRow) for key in sorted(rows.keys(), key=rows.first_seen))
+        return [row for row in found if row is not None]
 
     def deltas(self, kind: str, step_id: str) -> str:
         """The text a step's latest model attempt streamed (earlier attempts failed)."""

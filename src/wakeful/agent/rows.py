@@ -112,6 +112,11 @@ class StepRow(Row):
     #: How many tool calls the step asked for.
     tool_calls: int = 0
     error: str | None = None
+    #: The request's size as known before it was sent (the counter's estimate corrected
+    #: by the last reported step), the counter's own estimate, and the model's window.
+    context_tokens: int | None = None
+    context_estimate: int | None = None
+    context_window: int | None = None
 
 
 class ToolCallRow(Row):
@@ -166,6 +171,35 @@ class ErrorRow(Row):
     message: str = ""
     kind: str = ""
     run_id: str | None = None
+    at: str | None = None
+
+
+ContextKind = Literal["summary", "notice"]
+
+
+class ContextRow(Row):
+    """Something put into the model's context by the runtime (``context_inserted``): a
+    ``summary`` of the older conversation, which history building uses instead of every
+    turn up to and including ``through`` (``through_type``/``through_key``: the inbox
+    message or step it ends at), or a ``notice`` that the window is ``percent`` full."""
+
+    id: str
+    kind: ContextKind = "summary"
+    text: str = ""
+    run_id: str | None = None
+    through_type: str | None = None
+    through_key: str | None = None
+    #: How many summaries came before this row (a notice is given again after each).
+    generation: int = 0
+    percent: int | None = None
+    #: The conversation's size before and after (summaries), or when noticed.
+    tokens_before: int | None = None
+    tokens_after: int | None = None
+    context_window: int | None = None
+    #: What the summarising model call used.
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
     at: str | None = None
 
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     # upward; these names only give ``ctx.use_agent`` and ``ctx.agent`` their types.
     from ..agent.loop import Agent
     from ..agent.options import AgentOptions
+    from ..agent.sources import ContextSource
 
 M = TypeVar("M", bound=BaseModel)
 P = ParamSpec("P")
@@ -221,6 +222,14 @@ class SharedState:
         self._write(delete(v.state_type(collection), key))
 
 
+@dataclass(frozen=True, slots=True)
+class ContextBudget:
+    """What :meth:`Context.use_context` declared: named sources within a total budget."""
+
+    budget: int
+    sources: Mapping[str, ContextSource]
+
+
 class Context:
     """Passed to a handler with the :class:`~wakeful.entities.wake.Wake` that woke it."""
 
@@ -265,6 +274,8 @@ class Context:
         self._shared_loader = shared_loader
         self._storage = storage  # read by fork() (the committed stream it forks)
         self._agent: Agent | None = None
+        #: The sources the agent's messages are composed of, if ``use_context`` set them.
+        self.context_sources: ContextBudget | None = None
         #: The wake this pass handles.
         self.wake: Wake | None = None
         self.state = self._state_view()
@@ -599,6 +610,19 @@ class Context:
             )
         self._agent = factory(self, *args, **kwargs)
         return self._agent
+
+    def use_context(self, *, budget: int, sources: Mapping[str, ContextSource]) -> None:
+        """Compose the agent's messages from ``sources`` (``wakeful.ContextSource``, by
+        name) within ``budget`` tokens, instead of sending the whole conversation; see
+        the agents doc, "Context". Put ``wakeful.conversation`` in a source to keep it."""
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise ValueError("use_context needs a budget of at least one token")
+        if not sources:
+            raise ValueError("use_context needs at least one source")
+        for name, source in sources.items():
+            if not all(hasattr(source, part) for part in ("content", "max", "cache")):
+                raise TypeError(f"context source {name!r} is not a ContextSource")
+        self.context_sources = ContextBudget(budget, dict(sources))
 
     @property
     def agent(self) -> Agent:

@@ -3,8 +3,9 @@
 Entity streams carry State Protocol change events whose ``type`` names a collection, so a
 generic reader materializes any entity. The types follow Electric's Durable Agents;
 ``timer`` (a scheduled wake that fired) and ``tool_result`` (an outside answer to a waiting
-tool call) are our additions. User collections are
-``state:<name>``.
+tool call) are our additions; ``context_inserted`` (a compaction summary or a context
+window notice) is Electric's name for what its runtime puts into the model's context.
+User collections are ``state:<name>``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ TEXT_DELTA = "text_delta"
 TOOL_CALL = "tool_call"
 REASONING = "reasoning"
 REASONING_DELTA = "reasoning_delta"
+CONTEXT_INSERTED = "context_inserted"
 
 STATE_PREFIX = "state:"
 

@@ -156,6 +156,9 @@ class Model(ABC):
     name: str = "model"
     #: Shown wherever the model's output appears, e.g. "offline demo model".
     label: str | None = None
+    #: Tokens this model's context window holds, when the model knows it; otherwise the
+    #: table in :mod:`.windows` is asked.
+    context_window: int | None = None
 
     @abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:

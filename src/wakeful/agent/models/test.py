@@ -83,6 +83,7 @@ class TestModel(Model):
     script: Iterable[Script] = ()
     name: str = "test"
     label: str | None = "scripted test model"
+    context_window: int | None = None
     requests: list[ModelRequest] = field(default_factory=list)
     _pending: Iterator[Script] = field(init=False, repr=False)
 
