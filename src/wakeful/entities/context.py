@@ -32,7 +32,7 @@ from ..state.events import Change as StateChange
 from ..state.events import delete, insert, parse, update
 from ..streams import batch
 from ..streams.model import AppendRequest, CreateRequest
-from ..streams.storage import Storage
+from ..streams.storage.access import PassStorage
 from . import events
 from . import vocabulary as v
 from .addressing import Address, shared_stream
@@ -249,7 +249,7 @@ class Context:
         resources: Resources | None = None,
         flusher: Callable[[bool], Awaitable[None]] | None = None,
         shared_loader: Callable[[str], Awaitable[StateStore]] | None = None,
-        storage: Storage | None = None,
+        storage: PassStorage | None = None,
     ) -> None:
         self.address = address
         self.definition = definition

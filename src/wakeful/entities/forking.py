@@ -24,7 +24,7 @@ from ..errors import BadRequest, ErrorCode, NotFound, UnknownRun
 from ..state import StateStore
 from ..streams import batch
 from ..streams.model import CreateRequest, ForkSpec
-from ..streams.storage import Storage
+from ..streams.storage.access import PassStorage
 from . import events
 from . import vocabulary as v
 from .addressing import Address
@@ -44,7 +44,7 @@ class ForkPoint:
     state: StateStore
 
 
-async def fork_point(storage: Storage, source: Address, at: str | None) -> ForkPoint:
+async def fork_point(storage: PassStorage, source: Address, at: str | None) -> ForkPoint:
     """The end of the pass that ended run ``at`` (or the last completed run; or, without
     runs, the last committed pass) on ``source``'s stream."""
     stream = await storage.head(source.stream)
