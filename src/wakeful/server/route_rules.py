@@ -112,6 +112,7 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", f"{T}/messages"): Rule("thread", "read"),
     ("POST", f"{T}/messages"): Rule("thread", "send"),
     ("POST", f"{T}/agui"): Rule("thread", "send"),
+    ("POST", f"{T}/fork"): Rule("thread", "read"),  # and `spawn`, checked by the route
     ("POST", f"{T}/stop"): Rule("thread", "signal"),
     ("POST", f"{T}/resume"): Rule("thread", "signal"),
     ("POST", f"{T}/tool-calls/{{call_id}}/result"): Rule("thread", "answer"),

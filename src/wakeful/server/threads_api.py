@@ -15,6 +15,7 @@ from ..errors import BadRequest, ErrorCode, UnknownEntity
 from ..threads.agui import agui_run, last_user
 from ..threads.service import ThreadService
 from .access import Access, principal_of
+from .entities_api import ForkBody
 
 
 class CreateThread(BaseModel):
@@ -115,6 +116,19 @@ def threads_router(
     async def resume(thread_id: str, request: Request) -> Response:
         await threads.resume(thread_id)
         return Response(status_code=202)
+
+    @router.post(
+        "/{thread_id}/fork",
+        status_code=201,
+        summary="Fork a thread at the end of a completed run (edit and retry from there)",
+    )
+    async def fork(thread_id: str, body: ForkBody, request: Request, response: Response) -> Thread:
+        principal = principal_of(request)
+        if access is not None:
+            await access.entity(principal, "spawn", threads.type_name, body.id)
+        view = await threads.fork(thread_id, body.id, at=body.at, owner=principal.name)
+        response.headers["Location"] = f"/v1/threads/{view.id}"
+        return Thread(**view.as_dict())
 
     @router.delete("/{thread_id}", status_code=204, summary="Delete a thread")
     async def delete(thread_id: str, request: Request) -> Response:

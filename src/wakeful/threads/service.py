@@ -97,6 +97,22 @@ class ThreadService:
         )
         return await self.get(info.id)
 
+    async def fork(
+        self,
+        thread_id: str,
+        new_id: str | None = None,
+        *,
+        at: str | None = None,
+        owner: str | None = None,
+    ) -> ThreadView:
+        """A new thread with this one's conversation up to the end of run ``at`` (or its
+        last completed run): edit and retry from there."""
+        try:
+            info = await self.entities.fork(self._url(thread_id), new_id, at=at, owner=owner)
+        except UnknownEntity as exc:
+            raise UnknownThread(f"thread {thread_id!r} does not exist") from exc
+        return await self.get(info.id)
+
     async def get(self, thread_id: str) -> ThreadView:
         store, entity_status, offset, stream = await self._state(thread_id)
         created = store.collection(v.ENTITY_CREATED).get("entity")
