@@ -103,6 +103,9 @@ class PassPolicy:
                     self._own_subscription(sid)
                     operation = batch.AckWake(sid, self.claims, request)
                     acked = True
+                case batch.RecordUsage(entry=entry):
+                    if entry.entity not in (self.address.url, self.address.stream):
+                        raise _refuse("record another entity's usage")
                 case _:
                     raise _refuse(f"commit {type(operation).__name__}")
             checked.append(operation)

@@ -14,6 +14,7 @@ protocol, whose offsets are for every client.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from . import batch
 from .model import AppendRequest, AppendResult, CreateRequest, ProducerClaim
 from .subscriptions.model import Ack, SubscriptionSpec, WakeRequest
 from .subscriptions.tokens import TokenClaims
+from .usage import UsageEntry
 
 # The token claims of an ack are never taken from the body: the server puts in those of
 # the token the request came with. These stand in for them until then.
@@ -92,6 +94,8 @@ def _encode(op: batch.Operation) -> dict[str, Any]:
                 "acks": [{"stream": a.stream, "position": a.position} for a in request.acks],
                 "done": request.done,
             }
+        case batch.RecordUsage(entry=entry):
+            return {"op": "usage", "entry": dataclasses.asdict(entry)}
         case batch.DeleteStream():
             raise ValueError("a pass never deletes a stream")
     raise TypeError(f"unknown operation {op!r}")
@@ -200,6 +204,15 @@ def _decode_ack(item: dict[str, Any]) -> batch.Operation:
     return batch.AckWake(_get(item, "id", str), UNCLAIMED, request)
 
 
+def _decode_usage(item: dict[str, Any]) -> batch.Operation:
+    raw = _get(item, "entry", dict)
+    try:
+        entry = UsageEntry(**raw)
+    except TypeError:
+        raise _refuse("usage: not a usage entry") from None
+    return batch.RecordUsage(entry)
+
+
 _DECODERS: dict[str, Callable[[dict[str, Any]], batch.Operation]] = {
     "append": _decode_append,
     "create": _decode_create,
@@ -211,6 +224,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], batch.Operation]] = {
     "unlink": lambda item: batch.UnlinkStream(_get(item, "id", str), _get(item, "path", str)),
     "delete_subscription": lambda item: batch.DeleteSubscription(_get(item, "id", str)),
     "ack": _decode_ack,
+    "usage": _decode_usage,
 }
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import Fenced, WakefulError
 from ...state import StateStore
+from ...streams.storage import Storage
 from ...streams.subscriptions.model import Link, SubscriptionRow
 from ...streams.subscriptions.tokens import TokenClaims
 from .. import loading
@@ -165,5 +166,7 @@ class Pass:
             resources=runner.resources,
             flusher=flushes.flush,
             shared_loader=runner.shared_store,
-            storage=runner.storage,
+            # Forking reads storage the pass routes do not serve: a pass run over HTTP
+            # (wakeful.serverless) has none, and ctx.fork says so.
+            storage=runner.storage if isinstance(runner.storage, Storage) else None,
         )
