@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -82,6 +82,13 @@ class TypeDefinition(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+#: What a message does that arrives while a pass of the entity runs: ``queue`` waits for
+#: the next pass; ``interrupt`` ends the run in progress (aborted, ``interrupted``) so the
+#: next pass starts one with the message; ``reject`` refuses it (409 ``MESSAGE_REJECTED``).
+MessagePolicy = Literal["queue", "interrupt", "reject"]
+MESSAGE_POLICIES: frozenset[str] = frozenset({"queue", "interrupt", "reject"})
+
+
 @dataclass(slots=True)
 class EntityType:
     """One kind of entity: what it is called, what it keeps, and what runs when it wakes."""
@@ -98,6 +105,8 @@ class EntityType:
     lease_seconds: float = 30.0  # how long a crashed worker's claim blocks this entity
     # An entity nothing was appended to for this long, with no wake pending, is deleted.
     idle_ttl: float | None = None
+    #: What a message does that arrives while a pass of the entity runs (see MessagePolicy).
+    on_message: MessagePolicy = "queue"
 
     def signal_handler(self, handler: SignalHandler) -> SignalHandler:
         """Decorator: handle custom signals (any name but the runtime's own)."""
@@ -159,6 +168,7 @@ class Registry:
         retry_seconds: float = 0.5,
         lease_seconds: float = 30.0,
         idle_ttl: float | None = None,
+        on_message: MessagePolicy = "queue",
     ) -> EntityType:
         check_type(name)
         if name in self._types:
@@ -169,6 +179,8 @@ class Registry:
             raise ValueError("lease_seconds must be between 1 and 600")
         if idle_ttl is not None and idle_ttl <= 0:
             raise ValueError("idle_ttl must be a positive number of seconds")
+        if on_message not in MESSAGE_POLICIES:
+            raise ValueError(f"on_message must be one of {', '.join(sorted(MESSAGE_POLICIES))}")
         entity_type = EntityType(
             name=name,
             handler=handler,
@@ -180,6 +192,7 @@ class Registry:
             retry_seconds=retry_seconds,
             lease_seconds=lease_seconds,
             idle_ttl=idle_ttl,
+            on_message=on_message,
         )
         self._types[name] = entity_type
         return entity_type
@@ -196,6 +209,7 @@ class Registry:
         retry_seconds: float = 0.5,
         lease_seconds: float = 30.0,
         idle_ttl: float | None = None,
+        on_message: MessagePolicy = "queue",
     ) -> Callable[[Handler], EntityType]:
         """Decorator form of :meth:`define`::
 
@@ -215,6 +229,7 @@ class Registry:
                 retry_seconds=retry_seconds,
                 lease_seconds=lease_seconds,
                 idle_ttl=idle_ttl,
+                on_message=on_message,
             )
 
         return register

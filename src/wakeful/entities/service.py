@@ -5,6 +5,7 @@ These write to entity streams like any other writer; the runtime reacts to what 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from ..errors import (
     EntityExists,
     EntityTerminated,
     InvalidArguments,
+    MessageRejected,
     NotFound,
     UnknownEntity,
     WakefulError,
@@ -193,8 +195,13 @@ class EntityService:
             raise InvalidArguments("a message is a request or a reply, not both")
         if request_id is not None and not (sender or "").startswith("/"):
             raise InvalidArguments("a request needs a sender entity URL (from) to reply to")
+        definition = await self.registry.resolve(address.type)
         if in_reply_to is None:  # a reply answers the entity's own question: not its inbox
-            (await self.registry.resolve(address.type)).validate_message(payload)
+            definition.validate_message(payload)
+        if getattr(definition, "on_message", "queue") == "reject" and await self._busy(address):
+            raise MessageRejected(
+                f"entity {address.url} is in a run and refuses messages until it ends"
+            )
         event = events.inbox(
             payload, sender, message_id, request_id=request_id, in_reply_to=in_reply_to
         )
@@ -203,6 +210,18 @@ class EntityService:
         (result,) = await self.storage.commit([batch.Append(request)])
         duplicate = isinstance(result, AppendResult) and result.duplicate
         return str(event["key"]), not duplicate
+
+    async def _busy(self, address: Address) -> bool:
+        """A pass of the entity holds its claim now (its lease has not run out).
+
+        Read before the append, not in its transaction: a message that arrives as a pass
+        is claimed may still be queued for the next pass rather than refused."""
+        try:
+            row = await self.storage.subscriptions.get(address.subscription_id)
+        except NotFound:
+            return False
+        expires = row.lease_expires_at
+        return row.holder is not None and expires is not None and expires > time.time()
 
     async def signal(self, url: str, name: str, payload: Any = None) -> str:
         address, _, labels = await self._live(url)

@@ -23,7 +23,7 @@ from ..agent.options import AgentOptions
 from ..agent.tools import Tool, front_end_tool
 from ..entities import vocabulary as v
 from ..entities.context import Context
-from ..entities.definition import EntityType, Registry
+from ..entities.definition import EntityType, MessagePolicy, Registry
 from ..entities.wake import Wake
 from ..state import StateStore
 
@@ -52,6 +52,7 @@ def define_thread(
     agent: Any = None,
     state: Mapping[str, type[BaseModel]] | None = None,
     lease_seconds: float = 30.0,
+    on_message: MessagePolicy = "queue",
 ) -> EntityType:
     """Register a thread type (``name``) that chats with ``config``'s model and tools, or
     with ``agent``, an agent of another framework (a ``pydantic_ai.Agent`` or a
@@ -60,7 +61,9 @@ def define_thread(
     ``state`` declares the thread's own collections, which its tools write through
     ``context.ctx.state`` and AG-UI front ends receive as ``STATE_SNAPSHOT`` /
     ``STATE_DELTA``. ``lease_seconds`` is how long a worker's claim on a thread lasts
-    unrenewed: how soon another takes the run over after the first dies."""
+    unrenewed: how soon another takes the run over after the first dies. ``on_message``
+    says what a message sent during a run does: ``queue`` (the next run answers it),
+    ``interrupt`` (the run ends and the next one starts with it) or ``reject`` (409)."""
     if agent is not None and config is not None:
         raise ValueError("a thread takes a config or an agent, not both")
     handler = _with(agent) if agent is not None else _with_loop(config or ThreadConfig())
@@ -71,6 +74,7 @@ def define_thread(
         args=ThreadArgs,
         state=state,
         lease_seconds=lease_seconds,
+        on_message=on_message,
     )
 
 

@@ -70,6 +70,7 @@ async def watch_signals(
 
     The stream changes at every flush of the pass itself, so this reads only what lies
     past the pass's own contiguous flushes, and at most every SIGNAL_CHECK_SECONDS."""
+    interrupting = getattr(ctx.definition, "on_message", "queue") == "interrupt"
     async for head in changes(storage, ctx.address.stream):
         tail = head.tail
         # Let a flush that just committed (and woke us) record where it ended first.
@@ -81,6 +82,10 @@ async def watch_signals(
             async for message in read_messages(storage, ctx.address.stream, position, tail):
                 position = message.end
                 value = message.value if isinstance(message.value, dict) else {}
+                if value.get("type") == v.INBOX and interrupting:
+                    # A message to an entity whose policy is "interrupt" ends the run in
+                    # progress; the next pass starts one with the message.
+                    ctx.interrupted.set()
                 if value.get("type") != v.SIGNAL:
                     continue
                 name = (value.get("value") or {}).get("name")
