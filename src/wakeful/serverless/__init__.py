@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .claims import ClaimedWake
 from .passes import run_pass
+from .webhooks import JwksKeys, WakeHandler, wake_app
 from .worker import HttpWorker
 
-__all__ = ["ClaimedWake", "HttpWorker", "run_pass"]
+__all__ = ["ClaimedWake", "HttpWorker", "JwksKeys", "WakeHandler", "run_pass", "wake_app"]
