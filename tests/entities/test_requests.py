@@ -4,10 +4,13 @@ with durable timeouts, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.servers import Server
 from support.waiting import eventually
 
 from wakeful.entities.context import Context
@@ -173,3 +176,47 @@ async def test_the_api_answers_a_request_and_refuses_a_request_without_sender(
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "INVALID_ARGUMENTS"
+
+
+def test_a_request_timeout_fires_after_the_server_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kill -9`` the only process once the request is committed: a server started
+    again on the same database fires the timeout, and the asker records it once."""
+    tests = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))
+    )
+    database = str(tmp_path / "wakeful.db")
+    registry = "entities.request_process_types:registry"
+    first = Server(database, registry).start()
+    try:
+        assert httpx.post(f"{first.url}/v1/entities/silent", json={"id": "s"}).status_code == 201
+        spawned = httpx.post(f"{first.url}/v1/entities/asker", json={"id": "q", "message": 3})
+        assert spawned.status_code == 201, spawned.text
+
+        def requested() -> bool:
+            events = httpx.get(first.stream("asker/q/main"), params={"offset": "-1"}).json()
+            return any(str(e.get("key", "")).startswith("request:") for e in events)
+
+        asyncio.run(eventually(_sync(requested), what="the request to be committed"))
+    finally:
+        first.kill()
+    second = Server(database, registry).start()
+    try:
+
+        def answers() -> list[dict[str, Any]]:
+            events = httpx.get(second.stream("asker/q/main"), params={"offset": "-1"}).json()
+            return [e["value"] for e in events if e["type"] == "state:answers"]
+
+        found = asyncio.run(eventually(_sync(answers), what="the timeout after the restart"))
+        assert [answer["timed_out"] for answer in found] == [True]
+    finally:
+        second.stop()
+
+
+def _sync(probe: Any) -> Any:
+    async def run() -> Any:
+        return await asyncio.to_thread(probe)
+
+    return run
