@@ -83,6 +83,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         WebhookURLRejected,
     )
     from .integrations._durable import CallInfo, DurableResult, current_call
+    from .integrations.openai_agents import WakefulRunner
+    from .integrations.openai_agents_session import WakefulSession
     from .integrations.pydantic_ai import WakefulAgent
     from .server.app import create_app
     from .server.principals import Auth, Principal, bearer_token
@@ -110,6 +112,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
     # agents of other frameworks, durable (each behind its extra)
     "wakeful.integrations._durable": ("DurableResult", "current_call", "CallInfo"),
     "wakeful.integrations.pydantic_ai": ("WakefulAgent",),
+    "wakeful.integrations.openai_agents": ("WakefulRunner",),
+    "wakeful.integrations.openai_agents_session": ("WakefulSession",),
     # chat threads
     "wakeful.threads.definition": ("ThreadConfig", "define_thread"),
     # serving and calling a server
@@ -250,6 +254,8 @@ __all__ = [
     "Wake",
     "WakefulAgent",
     "WakefulError",
+    "WakefulRunner",
+    "WakefulSession",
     "WebhookURLRejected",
     "__version__",
     "bearer_token",

@@ -285,6 +285,19 @@ class AgentApp:
 
         return await eventually(probe, within=within, what=f"a run {sorted(wanted)} on {url}")
 
+    async def ask_thread(self, prompt: str) -> list[dict[str, Any]]:
+        """Create a thread of the threads API with ``prompt``; its messages once its run
+        completed."""
+        created = await self.client.post("/v1/threads", json={"prompt": prompt})
+        assert created.status_code == 201, created.text
+        thread = created.json()["id"]
+        run = await self.wait_run(f"/thread/{thread}")
+        assert run["status"] == "completed", run["error"]
+        messages: list[dict[str, Any]] = (
+            await self.client.get(f"/v1/threads/{thread}/messages")
+        ).json()
+        return messages
+
     async def wait_call(
         self, url: str, status: str, *, within: float = DEFAULT_TIMEOUT
     ) -> dict[str, Any]:

@@ -308,11 +308,7 @@ async def test_a_thread_runs_a_pydantic_ai_agent(agent_app: Any) -> None:
     registry = Registry()
     define_thread(registry, agent=agent)
     app: AgentApp = await agent_app(registry)
-    created = await app.client.post("/v1/threads", json={"prompt": "When is high tide?"})
-    assert created.status_code == 201, created.text
-    thread = created.json()["id"]
-    await app.wait_run(f"/thread/{thread}")
-    messages = (await app.client.get(f"/v1/threads/{thread}/messages")).json()
+    messages = await app.ask_thread("When is high tide?")
     # One assistant message per step, as for a native run.
     assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
     (call,) = messages[1]["tool_calls"]

@@ -11,6 +11,7 @@ stream, and ending the run. Each integration only translates its framework's mes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from ..agent import records as r
 from ..agent import rows as s
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from ..entities.context import Context
 
 OutputT = TypeVar("OutputT")
+AgentT = TypeVar("AgentT")
 T = TypeVar("T")
 
 _CALL: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar(
@@ -84,6 +86,25 @@ class DurableResult(Generic[OutputT]):
 def result_of(run: RunRow, output: Any = None) -> DurableResult[Any]:
     totals = {name: getattr(run, name) for name in _TOTALS}
     return DurableResult(run.id, run.status, output=output, **totals)
+
+
+def served(run: RunRow, output_type: Any) -> DurableResult[Any]:
+    """The result of a run that ended in an earlier try of this pass, its output read back
+    as ``output_type`` (or as recorded, when it is not one type)."""
+    recorded = (run.model_extra or {}).get("output")
+    output: Any = recorded
+    with contextlib.suppress(Exception):
+        output = TypeAdapter[Any](output_type).validate_python(recorded)
+    return result_of(run, output)
+
+
+class Wrapper(Generic[AgentT]):
+    """An agent of another framework, unchanged, and how its runs stream."""
+
+    def __init__(self, agent: AgentT, *, delta_interval: float = 0.05) -> None:
+        self.agent = agent
+        #: Seconds between ``text_delta`` appends while the model streams.
+        self.delta_interval = delta_interval
 
 
 def jsonable(value: Any) -> Any:
@@ -154,9 +175,10 @@ class RunState:
         messages: list[Any] | None = None,
         finish_reason: str | None = None,
         error: str | None = None,
+        **extra: Any,
     ) -> DurableResult[Any]:
         """End the run: its output and new (framework) messages if it completed; its open
-        calls failed if not."""
+        calls failed if not. ``extra`` are more fields for the run's row."""
         run = self.run()
         started = run.started if run.started is not None else time.time()
         value = jsonable(output)
@@ -168,6 +190,7 @@ class RunState:
             "finish_reason": finish_reason or status,
             "error": error,
             "text": text if isinstance(text, str) else text.decode(),
+            **extra,
         }
         if status == s.COMPLETED:
             changes.update(output=value, messages=messages or [])
@@ -272,7 +295,33 @@ def replayed(state: RunState) -> Any | None:
     return (completed[state.requests - 1].model_extra or {}).get("response")
 
 
-def open_step(state: RunState, model: str | None, **extra: Any) -> StepRow:
+async def request(
+    state: RunState,
+    model: str | None,
+    send: Callable[[Deltas], Awaitable[T]],
+    record: Callable[[T], tuple[T, StepRecord]],
+    **extra: Any,
+) -> T:
+    """A new step of the run: ``send`` the request (its streamed text into the deltas it is
+    given), then ``record`` the response (it returns the response as the run goes on with
+    it, and the step's record). ``extra`` are more fields for the step's row."""
+    step = _open_step(state, model, **extra)
+    started = time.perf_counter()
+    deltas = Deltas(state, step)
+    try:
+        response = await send(deltas)
+    except Exception as exc:
+        deltas.emit()
+        state.writer.emit(r.error_event(f"{step.id}:error", str(exc), "model", state.run_id))
+        state.writer.save(step, status=s.FAILED, error=str(exc))
+        raise
+    deltas.emit()
+    response, done = record(response)
+    await _record_step(state, step, done, time.perf_counter() - started)
+    return response
+
+
+def _open_step(state: RunState, model: str | None, **extra: Any) -> StepRow:
     """A new step for a request to send; a step that a crash cut short is superseded first."""
     steps = state.rows.steps(state.run_id)
     if steps and steps[-1].status == s.RUNNING:
@@ -288,11 +337,6 @@ def open_step(state: RunState, model: str | None, **extra: Any) -> StepRow:
             **extra,
         )
     )
-
-
-def fail_step(state: RunState, step: StepRow, exc: Exception) -> None:
-    state.writer.emit(r.error_event(f"{step.id}:error", str(exc), "model", state.run_id))
-    state.writer.save(step, status=s.FAILED, error=str(exc))
 
 
 def _supersede(state: RunState, step: StepRow) -> None:
@@ -359,6 +403,8 @@ class NewCall:
     name: str
     args: dict[str, Any]
     kind: str = "call"
+    #: More fields for the row (``handoff=True`` for an Agents SDK handoff, say).
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +420,7 @@ class StepRecord:
     response: Any  # the framework's response as JSON, replayed as it is
 
 
-async def record_step(state: RunState, step: StepRow, record: StepRecord, seconds: float) -> None:
+async def _record_step(state: RunState, step: StepRow, record: StepRecord, seconds: float) -> None:
     """The step's text, reasoning and tool calls, then the step and the run's totals; the
     commit is started, not waited for: it overlaps what follows, and a tool waits for it
     (flushes land in order) before it runs. An instant step costs one commit."""
@@ -425,6 +471,7 @@ def insert_call(state: RunState, call: NewCall, *, step_id: str | None = None) -
             status=s.PENDING,
             attempts=0,
             idempotency_key=state.key(call.id),
+            **call.extra,
         )
     )
 

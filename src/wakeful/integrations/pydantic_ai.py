@@ -36,14 +36,10 @@ without a worker; the answer wakes the entity and the run goes on with pydantic-
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
-
-from pydantic import TypeAdapter
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._extras import require
 
@@ -117,13 +113,8 @@ def _user_prompt(text: str) -> list[ModelMessage]:
     return [ModelRequest(parts=[UserPromptPart(text)])]
 
 
-class WakefulAgent(Generic[DepsT, OutputT]):
+class WakefulAgent(d.Wrapper[Agent[DepsT, OutputT]], Generic[DepsT, OutputT]):
     """A pydantic-ai :class:`~pydantic_ai.Agent` whose runs are durable in a handler."""
-
-    def __init__(self, agent: Agent[DepsT, OutputT], *, delta_interval: float = 0.05) -> None:
-        self.agent = agent
-        #: Seconds between ``text_delta`` appends while the model streams.
-        self.delta_interval = delta_interval
 
     async def run(
         self,
@@ -147,17 +138,8 @@ class WakefulAgent(Generic[DepsT, OutputT]):
         if begun is None:
             return DurableResult(None, "idle")
         if isinstance(begun, RunRow):
-            return self._served(begun)
+            return d.served(begun, self.agent.output_type)
         return await _Run(self, begun, deps, usage_limits, model_settings).go()
-
-    def _served(self, run: RunRow) -> DurableResult[OutputT]:
-        """The result of a run that ended in an earlier try of this pass, its output read
-        back as the agent's output type (or as recorded, when that is not one type)."""
-        recorded = (run.model_extra or {}).get("output")
-        output: Any = recorded
-        with contextlib.suppress(Exception):
-            output = TypeAdapter[Any](cast(Any, self.agent.output_type)).validate_python(recorded)
-        return d.result_of(run, output)
 
 
 def _model_name(model: Model | str | None) -> str | None:
@@ -303,22 +285,17 @@ class _DurableModel(WrapperModel):
             (response,) = _load_messages([recorded])
             assert isinstance(response, ModelResponse)
             return response
-        step = d.open_step(state, self.model_name)
-        started = time.perf_counter()
-        deltas = d.Deltas(state, step)
-        try:
-            response = await self._stream(
-                messages, model_settings, model_request_parameters, deltas
-            )
-        except Exception as exc:
-            deltas.emit()
-            d.fail_step(state, step, exc)
-            raise
-        deltas.emit()
-        response = _own_call_ids(state, response)
-        record = _step_record(response, model_request_parameters)
-        await d.record_step(state, step, record, time.perf_counter() - started)
-        return response
+
+        def record(response: ModelResponse) -> tuple[ModelResponse, d.StepRecord]:
+            response = _own_call_ids(state, response)
+            return response, _step_record(response, model_request_parameters)
+
+        return await d.request(
+            state,
+            self.model_name,
+            lambda deltas: self._stream(messages, model_settings, model_request_parameters, deltas),
+            record,
+        )
 
     async def _stream(
         self,
