@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from .agent.limits import Concurrency
+from .agent.metering import Meter
 from .agent.provider import ModelCache, agent_resources
 from .entities.definition import Registry
 from .entities.remote_types import RemoteTypes
@@ -59,7 +60,9 @@ class Background:
             storage,
             registry,
             settings=settings,
-            resources=agent_resources(self.concurrency, self.models),
+            resources=agent_resources(
+                self.concurrency, self.models, meter=Meter.of(settings, storage)
+            ),
         )
         self.dispatcher: Dispatcher | None = None
         self._sweeper: asyncio.Task[None] | None = None

@@ -142,6 +142,30 @@ class Settings(BaseModel):
         description="Wake announcements the wake stream keeps; older ones are trimmed at each"
         " expiry sweep (the wakes themselves stay until handled). 0 keeps every one.",
     )
+    # Spending (docs/usage.md): prices, and budgets a type or thread may override.
+    prices: Annotated[Path | None, Option()] = Field(
+        None,
+        description="TOML file of model prices (USD per million tokens) over the built-in"
+        " table; see docs/usage.md.",
+    )
+    run_token_budget: Annotated[int | None, Option()] = Field(
+        None, ge=0, description="Tokens (input plus output) one agent run may spend."
+    )
+    run_cost_budget: Annotated[float | None, Option()] = Field(
+        None, ge=0, description="US dollars one agent run may spend."
+    )
+    entity_daily_token_budget: Annotated[int | None, Option()] = Field(
+        None, ge=0, description="Tokens one entity's runs may spend per UTC day."
+    )
+    entity_daily_cost_budget: Annotated[float | None, Option()] = Field(
+        None, ge=0, description="US dollars one entity's runs may spend per UTC day."
+    )
+    principal_daily_token_budget: Annotated[int | None, Option()] = Field(
+        None, ge=0, description="Tokens the runs one principal started may spend per UTC day."
+    )
+    principal_daily_cost_budget: Annotated[float | None, Option()] = Field(
+        None, ge=0, description="US dollars the runs one principal started may spend per UTC day."
+    )
     public_url: Annotated[str | None, Option()] = Field(
         None,
         description="URL outside services use to reach this server (webhook callbacks of"

@@ -2,8 +2,9 @@
 
 - ``provider``: a fake OpenAI-compatible or Anthropic server (each test runs against both)
   and the real adapter pointed at it over HTTP;
-- ``agent_app``: ``await agent_app(registry, database=None)`` starts the server in-process
-  (lifespan running) on a fresh database, or on the given one to resume after a stop;
+- ``agent_app``: ``await agent_app(registry, database=None, **settings)`` starts the
+  server in-process (lifespan running) on a fresh database, or on the given one to resume
+  after a stop, with any other ``Settings`` fields given;
   every app is stopped at teardown.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -36,11 +38,13 @@ async def provider(request: pytest.FixtureRequest) -> AsyncIterator[Provider]:
 async def agent_app(fresh_database: Callable[[], str]) -> AsyncIterator[AppFactory]:
     stacks: list[contextlib.AsyncExitStack] = []
 
-    async def start(registry: Registry, *, database: str | None = None) -> AgentApp:
+    async def start(
+        registry: Registry, *, database: str | None = None, **settings: Any
+    ) -> AgentApp:
         database = database or fresh_database()
         stack = contextlib.AsyncExitStack()
         stacks.append(stack)
-        app = create_app(Settings(database=database, long_poll_timeout=2.0), registry)
+        app = create_app(Settings(database=database, long_poll_timeout=2.0, **settings), registry)
         await stack.enter_async_context(app.router.lifespan_context(app))
         transport = httpx.ASGITransport(app=app)
         client = await stack.enter_async_context(

@@ -17,11 +17,16 @@ from wakeful.streams.storage import Storage, open_storage
 BACKENDS = ["sqlite", "postgres"]
 
 
-def make_storage(backend: str, tmp_path: Path, new_schema: Callable[[], str] | None) -> Storage:
+def database_url(backend: str, tmp_path: Path, new_schema: Callable[[], str] | None) -> str:
+    """A fresh database of ``backend``: a file under ``tmp_path``, or a new schema."""
     if backend == "sqlite":
-        return open_storage(str(tmp_path / "streams.db"))
+        return str(tmp_path / "streams.db")
     assert new_schema is not None
-    return open_storage(schema_url(require_postgres(), new_schema()))
+    return schema_url(require_postgres(), new_schema())
+
+
+def make_storage(backend: str, tmp_path: Path, new_schema: Callable[[], str] | None) -> Storage:
+    return open_storage(database_url(backend, tmp_path, new_schema))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -29,6 +29,7 @@ from . import records as r
 from . import rows as s
 from .history import build_messages
 from .limits import UNLIMITED, Concurrency
+from .metering import Meter, added, run_principal
 from .models.base import (
     INVALID_JSON_KEY,
     Finish,
@@ -106,12 +107,16 @@ class Agent:
         *,
         model: Model | None = None,
         concurrency: Concurrency = UNLIMITED,
+        meter: Meter | None = None,
     ) -> None:
         self.ctx = ctx
         self.options = options
         self.model = model if model is not None else _resolve(options.model)
         self.tools = options.tool_table()
         self.concurrency = concurrency
+        self.meter = meter or Meter()
+        self.budget = self.meter.budget.over(options.budget)
+        self.prices = self.meter.prices.with_prices(options.prices or {})
         self.rows = r.Rows(ctx.store)
         self._writer = RowWriter(ctx)
         self._history: dict[str, list[Message]] = {}  # turns of finished steps, by step
@@ -198,6 +203,15 @@ class Agent:
             used = run.input_tokens + run.output_tokens
             if self.options.max_tokens is not None and used >= self.options.max_tokens:
                 return self._finish(run, s.ABORTED, finish_reason="max_tokens")
+            spent = await self.meter.check(self.ctx, run, self.budget)
+            if spent is not None:
+                return self._finish(
+                    run,
+                    s.ABORTED,
+                    finish_reason="budget",
+                    error=spent.describe(),
+                    budget=spent.model_dump(exclude_none=True),
+                )
             run = await self._model_step(run, len(steps))
             if run.status in s.RUN_DONE:
                 return self._result(run)
@@ -240,6 +254,7 @@ class Agent:
                 steps=0,
                 input_tokens=0,
                 output_tokens=0,
+                principal=run_principal(self.ctx),
                 trigger=[message.id for message in wake.messages] if wake is not None else [],
                 wakes=[key] if key is not None else [],
             )
@@ -253,6 +268,7 @@ class Agent:
         text: str = "",
         finish_reason: str | None = None,
         error: str | None = None,
+        **changes: Any,
     ) -> RunResult:
         started = run.started if run.started is not None else time.time()
         run = self._save(
@@ -263,6 +279,7 @@ class Agent:
             finish_reason=finish_reason or status,
             error=error,
             text=text,
+            **changes,
         )
         if status != s.COMPLETED:
             # Calls left open by a stopped or failed run will never be answered or run.
@@ -427,20 +444,25 @@ class Agent:
                 )
             )
         usage = stream.usage
-        self._save(
+        cost = self.prices.cost(step.model, usage.input_tokens, usage.output_tokens)
+        step = self._save(
             step,
             status=s.COMPLETED,
             finish_reason=stream.finish,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
+            cost=cost,
             duration_ms=int((time.perf_counter() - started) * 1000),
             tool_calls=len(stream.calls),
         )
+        # Indexed in the commit that completes the step (docs/usage.md).
+        self.ctx.progress.operations.append(self.meter.record(self.ctx, run, step))
         return self._save(
             run,
             steps=run.steps + 1,
             input_tokens=run.input_tokens + usage.input_tokens,
             output_tokens=run.output_tokens + usage.output_tokens,
+            cost=added(run.cost, cost),
         )  # flushed when its tool calls start, or with the end of the run
 
     # --- tools -----------------------------------------------------------------------

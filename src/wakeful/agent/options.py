@@ -4,13 +4,15 @@ is built from them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .budgets import Budget
 from .compaction import DEFAULT_POLICY, CompactionPolicy
 from .models.base import Message, Model
 from .models.windows import CONTEXT_WINDOWS, ContextWindows
+from .pricing import Price
 from .tokens import ESTIMATE, TokenCounter
 from .tools import Tool, as_tool
 
@@ -35,6 +37,10 @@ class AgentOptions:
     max_steps: int = 20
     #: Per run: input plus output tokens over all its steps.
     max_tokens: int | None = None
+    #: Spending limits over the server's (each limit it sets wins; docs/usage.md).
+    budget: Budget | None = None
+    #: Prices (USD per million tokens) by model name, over the server's table.
+    prices: Mapping[str, Price] | None = None
     #: Per model call.
     max_output_tokens: int | None = None
     temperature: float | None = None

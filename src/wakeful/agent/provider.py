@@ -15,6 +15,7 @@ from ..entities.resources import AgentFactory, PassCloser, Resources
 from .closing import OpenRuns
 from .limits import UNLIMITED, Concurrency
 from .loop import Agent
+from .metering import Meter
 from .models.base import Model
 from .options import AgentOptions
 
@@ -51,10 +52,14 @@ class Agents(AgentFactory):
     """The agent loop as a runtime resource: one per process, shared by its passes."""
 
     def __init__(
-        self, concurrency: Concurrency | None = None, models: ModelCache | None = None
+        self,
+        concurrency: Concurrency | None = None,
+        models: ModelCache | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.concurrency = concurrency or UNLIMITED
         self.models = models or ModelCache()
+        self.meter = meter or Meter()
 
     def __call__(self, ctx: Context, /, *args: Any, **kwargs: Any) -> Agent:
         if len(args) == 1 and not kwargs and isinstance(args[0], AgentOptions):
@@ -62,7 +67,11 @@ class Agents(AgentFactory):
         else:
             options = AgentOptions(*args, **kwargs)
         return Agent(
-            ctx, options, model=self.models.get(options.model), concurrency=self.concurrency
+            ctx,
+            options,
+            model=self.models.get(options.model),
+            concurrency=self.concurrency,
+            meter=self.meter,
         )
 
     async def aclose(self) -> None:
@@ -73,11 +82,13 @@ def agent_resources(
     concurrency: Concurrency | None = None,
     models: ModelCache | None = None,
     resources: Resources | None = None,
+    meter: Meter | None = None,
 ) -> Resources:
     """``resources`` (or new ones) with the agent loop provided, for a ``Runtime``, and
-    the closer that ends the runs a pass leaves open when it is over for good."""
+    the closer that ends the runs a pass leaves open when it is over for good.
+    ``meter`` prices model calls and checks budgets (none: no budget, default prices)."""
     return (
         (resources or Resources())
-        .provide(AgentFactory, Agents(concurrency, models))
+        .provide(AgentFactory, Agents(concurrency, models, meter))
         .provide(PassCloser, OpenRuns())
     )

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from ..state.collections import read_row
+from .budgets import BudgetReason
 
 R = TypeVar("R", bound="Row")
 
@@ -84,6 +85,13 @@ class RunRow(Row):
     steps: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    #: US dollars its steps cost, from the price table; None while no step had a price.
+    cost: float | None = None
+    #: Whom the run is charged to (docs/usage.md): the principal who sent the message
+    #: that started it, else the entity's owner.
+    principal: str | None = None
+    #: The limit that ended it, when ``finish_reason`` is ``budget``.
+    budget: BudgetReason | None = None
     #: The inbox messages this run answers (those that started it and those that joined).
     trigger: list[str] = []
     #: The keys of the wakes this run served (:attr:`wakeful.Wake.key`, one per call of
@@ -109,6 +117,8 @@ class StepRow(Row):
     input_tokens: int = 0
     output_tokens: int = 0
     duration_ms: int | None = None
+    #: US dollars the call cost, from the price table; None when its price is unknown.
+    cost: float | None = None
     #: How many tool calls the step asked for.
     tool_calls: int = 0
     error: str | None = None

@@ -344,6 +344,11 @@ class Context:
 
     # --- coordination ----------------------------------------------------------------
 
+    @property
+    def owner(self) -> str | None:
+        """The principal who owns this entity (who spawned it, or its parent's owner)."""
+        return self._owner()
+
     def _owner(self) -> str | None:
         """Who owns this entity: its children belong to them too."""
         created = self.store.collection(v.ENTITY_CREATED).get("entity")

@@ -43,15 +43,21 @@ def inbox(
     *,
     request_id: str | None = None,
     in_reply_to: str | None = None,
+    principal: str | None = None,
 ) -> dict[str, Any]:
     """An inbox message; a request carries its ``request_id``, a reply the ``in_reply_to``
-    of the request it answers (each left out when unset, as older readers expect)."""
+    of the request it answers (each left out when unset, as older readers expect).
+    ``sender`` is free text (an entity's URL, a name a client gives); ``principal`` is who
+    the server authenticated, recorded so that what the message costs is charged to them
+    (docs/usage.md)."""
     key = message_id or new_id()
     value: dict[str, Any] = {"id": key, "payload": payload, "from": sender}
     if request_id is not None:
         value["request_id"] = request_id
     if in_reply_to is not None:
         value["in_reply_to"] = in_reply_to
+    if principal is not None:
+        value["principal"] = principal
     return insert(v.INBOX, key, value)
 
 

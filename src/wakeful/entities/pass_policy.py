@@ -104,8 +104,14 @@ class PassPolicy:
                     operation = batch.AckWake(sid, self.claims, request)
                     acked = True
                 case batch.RecordUsage(entry=entry):
-                    if entry.entity not in (self.address.url, self.address.stream):
-                        raise _refuse("record another entity's usage")
+                    # Its own model calls only, under keys of its own stream: a pass cannot
+                    # charge, or overwrite, another entity's usage.
+                    address = self.address
+                    own = (address.url, address.type)
+                    if (entry.entity, entry.entity_type) != own or not entry.key.startswith(
+                        f"{address.stream}#"
+                    ):
+                        raise _refuse(f"record another entity's usage ({excerpt(entry.key)})")
                 case _:
                     raise _refuse(f"commit {type(operation).__name__}")
             checked.append(operation)

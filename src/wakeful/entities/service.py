@@ -162,21 +162,29 @@ class EntityService:
         sender: str | None = None,
         request_id: str | None = None,
         in_reply_to: str | None = None,
+        principal: str | None = None,
     ) -> str:
         """Append a message to the entity's inbox. ``in_reply_to`` answers a request the
         entity sent (``ctx.request``), waking it with the reply; ``request_id`` asks the
-        entity for an answer, which goes to ``sender`` (an entity URL)."""
-        key, _ = await self._deliver(url, payload, sender, None, request_id, in_reply_to)
+        entity for an answer, which goes to ``sender`` (an entity URL). ``principal``: who
+        sends it, as the server authenticated them (charged for the run it starts)."""
+        key, _ = await self._deliver(url, payload, sender, None, request_id, in_reply_to, principal)
         return key
 
     async def send_once(
-        self, url: str, payload: Any, message_id: str, *, sender: str | None = None
+        self,
+        url: str,
+        payload: Any,
+        message_id: str,
+        *,
+        sender: str | None = None,
+        principal: str | None = None,
     ) -> bool:
         """Send a message under the sender's own id, once: False (nothing appended) when a
         message with that id was sent before. Front ends post a conversation's history
         again on every turn; the database, not a read before the write, tells a new
         message from a repeated one, so two racing posts of one message append it once."""
-        _, appended = await self._deliver(url, payload, sender, message_id)
+        _, appended = await self._deliver(url, payload, sender, message_id, principal=principal)
         return appended
 
     async def _deliver(
@@ -187,6 +195,7 @@ class EntityService:
         message_id: str | None,
         request_id: str | None = None,
         in_reply_to: str | None = None,
+        principal: str | None = None,
     ) -> tuple[str, bool]:
         address, _, labels = await self._live(url)
         if labels.get("status") in v.TERMINAL:
@@ -203,7 +212,12 @@ class EntityService:
                 f"entity {address.url} is in a run and refuses messages until it ends"
             )
         event = events.inbox(
-            payload, sender, message_id, request_id=request_id, in_reply_to=in_reply_to
+            payload,
+            sender,
+            message_id,
+            request_id=request_id,
+            in_reply_to=in_reply_to,
+            principal=principal,
         )
         producer = ProducerClaim(f"inbox:{message_id}", 0, 0) if message_id else None
         request = AppendRequest(address.stream, JSON, [orjson.dumps(event)], producer=producer)

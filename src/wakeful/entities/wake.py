@@ -16,6 +16,8 @@ class Message:
     sent_at: str | None
     #: Set when the sender asked for an answer (``ctx.request``): ``ctx.reply`` answers it.
     request_id: str | None = None
+    #: The principal the server authenticated when the message was sent through its API.
+    principal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from .passes_api import passes_router
 from .principals import Auth, load_auth, load_tokens_file, single_token
 from .threads_api import threads_router
 from .types_api import types_router
+from .usage_api import usage_router
 
 # The name this object had when only the server read it.
 ServerSettings = Settings
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             guard,
         )
     )
+    app.include_router(usage_router(storage, guard))
     app.state.thread_type = settings.thread_type
     if settings.thread_type in registry:
         threads = ThreadService(storage, registry, settings.thread_type)

@@ -63,7 +63,7 @@ def chat_router(
             await access.entity(principal, "send", threads.type_name, body.id)
             if body.messages[-1].role == "assistant" and tool_answers(body.messages[-1]):
                 await access.entity(principal, "answer", threads.type_name, body.id)
-        return streamed(await chat.post(body))
+        return streamed(await chat.post(body, principal=principal.name))
 
     @router.get(
         "/{thread_id}/stream",

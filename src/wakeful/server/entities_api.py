@@ -153,7 +153,7 @@ def entities_router(
         status_code=202,
         summary="Send a message to an entity's inbox",
     )
-    async def send(type_name: str, entity_id: str, body: MessageBody) -> Accepted:
+    async def send(type_name: str, entity_id: str, body: MessageBody, request: Request) -> Accepted:
         url = Address.parse(f"/{type_name}/{entity_id}").url
         message_id = await service.send(
             url,
@@ -161,6 +161,7 @@ def entities_router(
             sender=body.sender,
             request_id=body.request_id,
             in_reply_to=body.in_reply_to,
+            principal=principal_of(request).name,
         )
         return Accepted(id=message_id)
 

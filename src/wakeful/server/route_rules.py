@@ -18,13 +18,15 @@ from .policy import Action
 #: types: the action on entity types; stream: the action on the stream by path;
 #: subscription: read and append on every stream the subscription covers; chat: the
 #: action on the thread the body names (the route checks it once it read the body);
-#: admin: an admin principal only;
-#: refused: a method the route answers with 405 (404 at the bare mount) for everyone.
+#: admin: an admin principal only; usage: any principal, the route showing it only its
+#: own usage; refused: a method the route answers with 405 (404 at the bare mount) for
+#: everyone.
 Guard = Literal[
     "public",
     "admin",
     "callback",
     "any",
+    "usage",
     "entity",
     "thread",
     "chat",
@@ -51,6 +53,8 @@ class Rule:
             return "the wake's callback token (from the webhook or the claim)"
         if self.guard == "any":
             return "any principal"
+        if self.guard == "usage":
+            return "any principal, shown only the usage charged to it; admin: everyone's"
         if self.guard == "subscription":
             return "read and append on every stream it covers; `e~…` subscriptions: admin"
         if self.guard == "stream":
@@ -87,6 +91,7 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/docs"): Rule("any"),
     ("GET", "/docs/oauth2-redirect"): Rule("any"),
     ("GET", "/redoc"): Rule("any"),
+    ("GET", "/v1/usage"): Rule("usage"),
     ("GET", "/v1/types"): Rule("types", "read"),
     ("GET", "/v1/types/{type_name}"): Rule("types", "read"),
     ("POST", "/v1/types"): Rule("types", "register"),

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from ..agent.budgets import BudgetReason
 from ..errors import BadRequest, ErrorCode, UnknownEntity
 from ..threads.agui import agui_run, last_user
 from ..threads.service import ThreadService
@@ -47,6 +48,14 @@ class Thread(BaseModel):
     metadata: dict[str, Any]
     stream: str
     offset: str
+    finish_reason: str | None = Field(
+        None,
+        description="How the latest run ended: stop, tool_calls, interrupted, max_steps,"
+        " max_tokens, budget, error, ...",
+    )
+    budget: BudgetReason | None = Field(
+        None, description="The spending limit that stopped the latest run (finish_reason budget)."
+    )
 
 
 class ThreadPage(BaseModel):
@@ -103,7 +112,8 @@ def threads_router(
         summary="Send a message (queued while a run is going)",
     )
     async def send(thread_id: str, body: SendMessage, request: Request) -> Queued:
-        return Queued(id=await threads.send(thread_id, body.content))
+        principal = principal_of(request).name
+        return Queued(id=await threads.send(thread_id, body.content, principal=principal))
 
     @router.post("/{thread_id}/stop", status_code=202, summary="Stop the running run")
     async def stop(thread_id: str, request: Request) -> Response:
@@ -181,7 +191,9 @@ def threads_router(
             if access is not None:
                 await access.entity(principal, "spawn", threads.type_name, None)
             await threads.create(thread_id=thread_id, owner=principal.name)
-        following = await agui_run(threads, thread_id, run_input)
+        following = await agui_run(
+            threads, thread_id, run_input, principal=principal_of(request).name
+        )
         encoder = EventEncoder(accept=request.headers.get("accept", "text/event-stream"))
 
         async def body() -> AsyncIterator[str]:

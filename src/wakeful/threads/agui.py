@@ -49,6 +49,8 @@ from .answering import ToolAnswer, give_answers
 from .run_stream import Following, RunTranslator
 from .service import ThreadService
 
+#: The AG-UI error code of a run a spending limit ended (docs/usage.md).
+BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
 _WAITS = (r.AWAITING_RESULT, r.AWAITING_APPROVAL)
 #: What a resume entry's payload may say (``resolved`` without it approves).
 _APPROVAL_SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}}}
@@ -179,6 +181,11 @@ class Translator(RunTranslator[BaseEvent]):
         self.open_texts.clear()
         if run.status == r.FAILED:
             events.append(RunErrorEvent(message=run.error or "run failed", code="RUN_FAILED"))
+        elif run.budget is not None:
+            # A spending limit ended the run: the client is told which, as an error it can
+            # show (the run row has the limit and what was spent).
+            message = run.error or run.budget.describe()
+            events.append(RunErrorEvent(message=message, code=BUDGET_EXCEEDED))
         else:
             events.append(
                 RunFinishedEvent(
@@ -263,7 +270,11 @@ class Translator(RunTranslator[BaseEvent]):
 
 
 async def agui_run(
-    threads: ThreadService, thread_id: str, run_input: RunAgentInput
+    threads: ThreadService,
+    thread_id: str,
+    run_input: RunAgentInput,
+    *,
+    principal: str | None = None,
 ) -> Following[BaseEvent]:
     """Act on a ``RunAgentInput`` (the thread exists) and say which run answers it.
 
@@ -299,7 +310,7 @@ async def agui_run(
     message_id, text = user
     offered = [tool.model_dump(exclude_none=True) for tool in run_input.tools or []]
     payload = {"text": text, "tools": offered}
-    if await threads.send_once(thread_id, payload, message_id):
+    if await threads.send_once(thread_id, payload, message_id, principal=principal):
         return following(Translator(thread_id, run_input.run_id, message_id, state=state.store))
     run = next((run for run in rows.runs() if message_id in run.trigger), None)
     if run is None:  # sent, but its run has not started yet

@@ -46,7 +46,7 @@ class Chat:
         if not last.text():
             raise BadRequest("the user message has no text", code=ErrorCode.NO_USER_MESSAGE)
 
-    async def post(self, request: ChatRequest) -> Answer:
+    async def post(self, request: ChatRequest, *, principal: str | None = None) -> Answer:
         """Act on the request's newest message (the thread exists; see :meth:`check`)."""
         self.check(request, thread_exists=True)
         state = await self.threads.snapshot(request.id)
@@ -58,7 +58,7 @@ class Chat:
         if known and request.trigger == "regenerate-message":
             await self.threads.regenerate(request.id)
             return Answer(state.stream, state.position, UIStreamTranslator())
-        if await self.threads.send_once(request.id, text, last.id):
+        if await self.threads.send_once(request.id, text, last.id, principal=principal):
             return Answer(state.stream, state.position, UIStreamTranslator(message_id=last.id))
         # Sent before: the answer is the run that took the message, once there is one.
         run = next((run for run in Rows(state.store).runs() if last.id in run.trigger), None)

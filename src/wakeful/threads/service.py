@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..agent.answers import ToolAnswers
+from ..agent.budgets import BudgetReason
+from ..agent.records import Rows
 from ..agent.rows import AnswerStatus
 from ..entities import vocabulary as v
 from ..entities.addressing import Address
@@ -28,6 +30,9 @@ class ThreadView:
     metadata: dict[str, Any]
     stream: str
     offset: str
+    #: How the latest run ended (``budget``: a spending limit stopped it; see ``budget``).
+    finish_reason: str | None = None
+    budget: BudgetReason | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +43,8 @@ class ThreadView:
             "metadata": self.metadata,
             "stream": self.stream,
             "offset": self.offset,
+            "finish_reason": self.finish_reason,
+            "budget": self.budget,
         }
 
 
@@ -117,6 +124,8 @@ class ThreadService:
         store, entity_status, offset, stream = await self._state(thread_id)
         created = store.collection(v.ENTITY_CREATED).get("entity")
         args = (created or {}).get("args") or {} if isinstance(created, dict) else {}
+        runs = Rows(store).runs()
+        latest = runs[-1] if runs else None
         return ThreadView(
             id=thread_id,
             url=self._url(thread_id),
@@ -125,19 +134,32 @@ class ThreadService:
             metadata=dict(args.get("metadata") or {}),
             stream=stream,
             offset=offset,
+            finish_reason=latest.finish_reason if latest is not None else None,
+            budget=latest.budget if latest is not None else None,
         )
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         store, _, _, _ = await self._state(thread_id)
         return thread_messages(store)
 
-    async def send(self, thread_id: str, content: str, *, sender: str | None = None) -> str:
+    async def send(
+        self,
+        thread_id: str,
+        content: str,
+        *,
+        sender: str | None = None,
+        principal: str | None = None,
+    ) -> str:
         """Queue a message: it starts a run now, or the next one if a run is going."""
-        return await self.entities.send(self._url(thread_id), content, sender=sender)
+        url = self._url(thread_id)
+        return await self.entities.send(url, content, sender=sender, principal=principal)
 
-    async def send_once(self, thread_id: str, content: Any, message_id: str) -> bool:
+    async def send_once(
+        self, thread_id: str, content: Any, message_id: str, *, principal: str | None = None
+    ) -> bool:
         """Queue a message under the client's id, unless it was sent before (False)."""
-        return await self.entities.send_once(self._url(thread_id), content, message_id)
+        url = self._url(thread_id)
+        return await self.entities.send_once(url, content, message_id, principal=principal)
 
     async def regenerate(self, thread_id: str) -> None:
         """Start a run from the conversation so far, without a new message: a new answer

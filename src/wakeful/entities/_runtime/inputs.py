@@ -152,6 +152,7 @@ class Gathering:
                         value.get("from"),
                         event.timestamp,
                         str(request_id) if request_id is not None else None,
+                        principal if isinstance(principal := value.get("principal"), str) else None,
                     )
                 )
             elif event.type == v.SIGNAL:
