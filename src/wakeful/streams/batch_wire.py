@@ -57,6 +57,9 @@ def _encode(op: batch.Operation) -> dict[str, Any]:
                 ),
             }
         case batch.CreateStream(request=r, labels=labels, exclusive=exclusive):
+            if r.fork is not None:
+                # A fork reads the source's storage: not something a remote pass sends.
+                raise ValueError("a pass over HTTP cannot create a fork")
             return {
                 "op": "create",
                 "path": r.path,
