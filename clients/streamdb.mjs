@@ -5,6 +5,8 @@
 // seen live, and every row that its collection's schema refused.
 import { createStateSchema, createStreamDB } from "@durable-streams/state/db";
 import { z } from "zod";
+// The example reader's own code: imports nothing, so the packages are this project's.
+import { collectionsOf, streamUrl } from "../examples/frontends/stream-schema.js";
 
 const [server, threadId, text] = process.argv.slice(2);
 const WAIT_MS = 45_000;
@@ -15,17 +17,9 @@ async function json(response) {
 }
 
 const served = await json(await fetch(`${server}/v1/types/thread/schema`));
-const definitions = Object.fromEntries(
-  Object.entries(served.collections).map(([name, { type, primaryKey, schema }]) => [
-    name,
-    { type, primaryKey, schema: z.fromJSONSchema(schema) },
-  ]),
-);
+const definitions = collectionsOf(served, z.fromJSONSchema);
 const db = createStreamDB({
-  streamOptions: {
-    url: `${server}${served.stream.replace("{id}", threadId)}`,
-    contentType: "application/json",
-  },
+  streamOptions: { url: streamUrl(server, served, threadId), contentType: "application/json" },
   live: "sse",
   state: createStateSchema(definitions),
 });

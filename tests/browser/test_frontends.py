@@ -14,10 +14,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support.chat_types import STORY
 from support.client_types import pythonpath
 from support.servers import Server, free_port
+from support.waiting import WAIT
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "frontends"
 
@@ -30,8 +32,11 @@ def build_example() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    bundle = EXAMPLE / "dist" / "app.js"
-    if bundle.exists() and bundle.stat().st_mtime >= (EXAMPLE / "app.jsx").stat().st_mtime:
+    pages = ("app", "streamdb")
+    built = [EXAMPLE / "dist" / f"{name}.js" for name in pages]
+    sources = [EXAMPLE / f"{name}.jsx" for name in pages] + [EXAMPLE / "stream-schema.js"]
+    newest = max(source.stat().st_mtime for source in sources)
+    if all(bundle.exists() and bundle.stat().st_mtime >= newest for bundle in built):
         return
     subprocess.run([npm, "run", "build"], cwd=EXAMPLE, check=True, capture_output=True)
 
@@ -81,3 +86,25 @@ def test_a_refresh_mid_answer_shows_the_whole_answer(
     expect(page.locator("[data-role=user]")).to_have_text(["Tell me a long story."])
     expect(assistant).to_have_text([STORY], timeout=15_000)
     expect(page.locator("main")).to_have_attribute("data-status", "ready")
+
+
+def test_the_stream_db_reader_shows_runs_live(
+    page: Any, chat_server: Server, site: str, shot: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    def send(path: str, body: dict[str, Any]) -> None:
+        with httpx.Client(base_url=chat_server.url, timeout=WAIT) as client:
+            response = client.post(path, json=body)
+            assert response.status_code in (201, 202), response.text
+
+    send("/v1/threads", {"id": "reader", "prompt": "A story, please."})
+    page.goto(f"{site}/streamdb.html?server={chat_server.url}&type=thread&id=reader")
+    expect(page.locator("main[data-status=ready]")).to_be_visible()
+    runs = page.locator("tr[data-run]")
+    expect(runs.locator(".answer")).to_have_text([STORY], timeout=30_000)
+    # A second message, sent elsewhere: its run appears in the open page, then completes.
+    send("/v1/threads/reader/messages", {"content": "Another one."})
+    expect(runs).to_have_count(2, timeout=30_000)
+    expect(page.locator("tr[data-status=completed]")).to_have_count(2, timeout=30_000)
+    shot(page, "stream-db-reader")
