@@ -92,15 +92,20 @@ class StateCache:
         return len(self._entries)
 
     async def load(self, address: Address, definition: EntityType, upto: int) -> Loaded:
-        """State materialized from position 0 (or the snapshot) to ``upto``."""
+        """State materialized from position 0 (or the snapshot) to ``upto``; taken out of
+        the cache, so its owner may advance it (and put it back)."""
         loaded = self._entries.pop(address.url, None)
         if loaded is None or loaded.store.position > upto:
             loaded = await self._from_snapshot(address, definition)
+        await self.catch_up(loaded, address, upto)
+        return loaded
+
+    async def catch_up(self, loaded: Loaded, address: Address, upto: int) -> None:
+        """Apply to ``loaded`` the events of the stream from where it is up to ``upto``."""
         store = loaded.store
         async for message in read_messages(self._storage, address.stream, store.position, upto):
             store.apply(message.value)
             store.position = message.end
-        return loaded
 
     async def _from_snapshot(self, address: Address, definition: EntityType) -> Loaded:
         models = models_of(definition)

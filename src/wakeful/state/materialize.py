@@ -47,6 +47,13 @@ class StateStore:
         if position is not None:
             self.position = position
 
+    def copy(self) -> StateStore:
+        """An independent copy at the same position (see :meth:`Collection.copy`)."""
+        twin = StateStore(self._models)
+        twin.collections = {name: c.copy() for name, c in self.collections.items()}
+        twin.position, twin.events = self.position, self.events
+        return twin
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "position": self.position,

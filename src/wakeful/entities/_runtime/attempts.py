@@ -40,12 +40,14 @@ async def run_attempts(p: Pass) -> None:
         flushes = (
             previous.next_attempt()
             if previous is not None
-            else Flushes(p.runner.storage, p.row, None, 0, p.tail)
+            else Flushes(p.runner.storage, p.row, p.address.stream, None, 0, p.tail)
         )
-        p.runner.cache.drop(p.address.url)
-        store = (await p.runner.cache.load(p.address, definition, max(p.tail, flushes.end))).store
+        # The handler writes into a copy: the state as read from the stream stays clean,
+        # for a retry (which must not see a failed attempt's writes) and for the cache.
+        await p.runner.cache.catch_up(p.loaded, p.address, max(p.tail, flushes.end))
+        store = p.loaded.store.copy()
         ctx = await p.context(store, flushes)
-        flushes.ctx = ctx
+        flushes.progress = ctx.progress
         p.flushes = flushes
         if await _attempt(p, ctx, flushes):
             p.ctx, p.store, p.failure = ctx, store, None

@@ -65,12 +65,11 @@ async def closing(p: Pass) -> list[dict[str, Any]]:
     reason = CLOSE_REASON.get(p.new_status)
     if reason is None:
         return []
-    store = p.loaded.store
     flushes = p.flushes
-    if flushes is not None and flushes.end > store.position:
-        # The pass flushed: close what the stream holds now, not what the claim saw (a
-        # fresh load: the cached state is the one as claimed).
-        store = (await p.runner.cache.load(p.address, p.definition, flushes.end)).store
+    if flushes is not None:
+        # The pass flushed: close what the stream holds now, not what the claim saw.
+        await p.runner.cache.catch_up(p.loaded, p.address, flushes.end)
+    store = p.loaded.store
     failure = p.failure
     return closer(store, reason, f"{type(failure).__name__}: {failure}" if failure else None)
 

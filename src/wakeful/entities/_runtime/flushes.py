@@ -23,7 +23,7 @@ from ...streams import batch
 from ...streams.model import AppendRequest, AppendResult, ProducerClaim
 from ...streams.storage.access import PassStorage
 from ...streams.subscriptions.model import SubscriptionRow
-from ..context import JSON, Context
+from ..context import JSON, PassOutput
 
 PRODUCER = "wakeful-runtime"
 # How long a flush not waited for may wait for company before it commits on its own.
@@ -37,7 +37,11 @@ class Flushes:
 
     storage: PassStorage
     row: SubscriptionRow
-    ctx: Context | None  # the attempt's context, set once it is made
+    stream: str  # the entity's stream
+    # The attempt's ``ctx.progress``, set once its context is made. The buffer, not the
+    # context: the context holds ``flush`` (a method of this), and a cycle between the
+    # two would leave every pass's context and state to the garbage collector.
+    progress: PassOutput | None
     seq: int  # the producer sequence of the next flush
     own_end: int
     contiguous: bool = True
@@ -56,7 +60,14 @@ class Flushes:
         """The flushes of the next attempt: they go on from where these landed (starting
         the producer sequence over would have them taken for duplicates and dropped)."""
         return Flushes(
-            self.storage, self.row, None, self.landed, self.own_end, self.contiguous, end=self.end
+            self.storage,
+            self.row,
+            self.stream,
+            None,
+            self.landed,
+            self.own_end,
+            self.contiguous,
+            end=self.end,
         )
 
     async def settled(self) -> None:
@@ -114,8 +125,8 @@ class Flushes:
     def _take(self) -> tuple[list[batch.Operation], int]:
         """The progress buffered so far as the operations of one flush (and the bytes it
         appends); the buffer starts over for the next flush."""
-        assert self.ctx is not None
-        output = self.ctx.progress
+        assert self.progress is not None
+        output = self.progress
         events, extra, labels = list(output.events), list(output.operations), dict(output.labels)
         output.events.clear()
         output.operations.clear()
@@ -127,11 +138,11 @@ class Flushes:
             size = sum(len(message) for message in body)
             producer = ProducerClaim(PRODUCER, self.row.generation, self.seq)
             self.seq += 1  # taken now: the next flush may be on its way before this lands
-            request = AppendRequest(self.ctx.address.stream, JSON, body, producer=producer)
+            request = AppendRequest(self.stream, JSON, body, producer=producer)
             operations.append(batch.Append(request))
         operations.extend(extra)
         if labels:
-            operations.append(batch.SetLabels(self.ctx.address.stream, labels))
+            operations.append(batch.SetLabels(self.stream, labels))
         return operations, size
 
     async def _commit(
