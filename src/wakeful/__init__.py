@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from typing import Any
 
     from ._extras import MissingExtra
+    from .agent.executor_rows import ExecutorCall
     from .agent.loop import Agent, RunResult
     from .agent.mcp import MCPTools
     from .agent.models.base import Model, ModelError
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .agent.options import AgentOptions
     from .agent.tools import RetryPolicy, Tool, ToolContext, tool
     from .client import AsyncClient, Client, Entity, Event, Thread
+    from .client.executor import Executor
     from .entities.context import Context
     from .entities.definition import Registry, collection
     from .entities.resources import MissingResource, Resources
@@ -38,6 +40,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         AlreadyAnswered,
         AlreadyClaimed,
         BadRequest,
+        CallClaimed,
+        CallFenced,
+        CallNotClaimable,
         Conflict,
         EntityExists,
         EntityTerminated,
@@ -75,6 +80,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         Unavailable,
         UnknownEntity,
         UnknownEntityType,
+        UnknownExecutorCall,
         UnknownRun,
         UnknownThread,
         UnknownToolCall,
@@ -108,6 +114,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "wakeful.agent.models.test": ("TestModel",),
     "wakeful.agent.tools": ("Tool", "tool", "ToolContext", "RetryPolicy"),
     "wakeful.agent.mcp": ("MCPTools",),
+    "wakeful.agent.executor_rows": ("ExecutorCall",),
+    "wakeful.client.executor": ("Executor",),
     "wakeful._extras": ("MissingExtra",),
     # agents of other frameworks, durable (each behind its extra)
     "wakeful.integrations._durable": ("DurableResult", "current_call", "CallInfo"),
@@ -166,6 +174,10 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "UnknownRun",
         "MessageRejected",
         "AlreadyAnswered",
+        "UnknownExecutorCall",
+        "CallClaimed",
+        "CallNotClaimable",
+        "CallFenced",
         "UnknownThread",
         "InvalidURL",
         "ServerUnreachable",
@@ -181,7 +193,10 @@ __all__ = [
     "AsyncClient",
     "Auth",
     "BadRequest",
+    "CallClaimed",
+    "CallFenced",
     "CallInfo",
+    "CallNotClaimable",
     "ChildStatus",
     "Client",
     "Conflict",
@@ -192,6 +207,8 @@ __all__ = [
     "EntityTerminated",
     "ErrorCode",
     "Event",
+    "Executor",
+    "ExecutorCall",
     "Fenced",
     "Forbidden",
     "Gone",
@@ -247,6 +264,7 @@ __all__ = [
     "Unavailable",
     "UnknownEntity",
     "UnknownEntityType",
+    "UnknownExecutorCall",
     "UnknownRun",
     "UnknownThread",
     "UnknownToolCall",

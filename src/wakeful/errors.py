@@ -113,6 +113,13 @@ class ErrorCode(StrEnum):
     WRONG_ANSWER_KIND = "WRONG_ANSWER_KIND"
     ALREADY_ANSWERED = "ALREADY_ANSWERED"
 
+    # Tool calls run by executors.
+    INVALID_EXECUTOR = "INVALID_EXECUTOR"
+    UNKNOWN_EXECUTOR_CALL = "UNKNOWN_EXECUTOR_CALL"
+    CALL_CLAIMED = "CALL_CLAIMED"
+    CALL_NOT_CLAIMABLE = "CALL_NOT_CLAIMABLE"
+    CALL_FENCED = "CALL_FENCED"
+
     # Threads.
     UNKNOWN_THREAD = "UNKNOWN_THREAD"
     NOT_RUNNING = "NOT_RUNNING"
@@ -426,6 +433,33 @@ class AlreadyAnswered(Conflict):
     default_code = ErrorCode.ALREADY_ANSWERED
 
 
+class UnknownExecutorCall(NotFound):
+    """No call by that key in the executor's queue."""
+
+    default_code = ErrorCode.UNKNOWN_EXECUTOR_CALL
+
+
+class CallClaimed(Conflict):
+    """Another executor holds the call, and its lease has not run out."""
+
+    default_code = ErrorCode.CALL_CLAIMED
+
+
+class CallNotClaimable(Conflict):
+    """The call cannot be claimed now: it finished, was cancelled, or waits to be retried
+    (``details`` say which, and for a retry, when)."""
+
+    default_code = ErrorCode.CALL_NOT_CLAIMABLE
+
+
+class CallFenced(Conflict):
+    """The caller's claim on the call is no longer the current one: its lease ran out and
+    another executor claimed the call, or the run that asked for it ended. What it sends
+    is refused (and recorded on the executor's queue), never applied."""
+
+    default_code = ErrorCode.CALL_FENCED
+
+
 class UnknownThread(UnknownEntity):
     """No thread with that id (a thread is an entity, so this is an unknown entity too)."""
 
@@ -476,6 +510,10 @@ _PRECISE: tuple[type[WakefulError], ...] = (
     NoPublicURL,
     UnknownToolCall,
     AlreadyAnswered,
+    UnknownExecutorCall,
+    CallClaimed,
+    CallNotClaimable,
+    CallFenced,
     UnknownThread,
 )
 BY_CODE: Mapping[str, type[WakefulError]] = {kind.default_code: kind for kind in _PRECISE}

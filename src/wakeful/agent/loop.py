@@ -19,12 +19,10 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import orjson
-from pydantic import BaseModel
-
 from ..entities import events as entity_events
 from ..entities import vocabulary as v
 from ..state.events import now_timestamp
+from . import executor_queue
 from . import records as r
 from . import rows as s
 from .history import build_messages
@@ -48,7 +46,7 @@ from .models.base import (
 from .options import AgentOptions
 from .rows import DeltaRow, ReasoningRow, RunRow, StepRow, TextRow, ToolCallRow
 from .sources import assemble
-from .tools import Tool, ToolArgumentsError, ToolContext
+from .tools import Tool, ToolArgumentsError, ToolContext, jsonable
 from .window import ContextWindow
 from .writer import RowT, RowWriter
 
@@ -83,15 +81,6 @@ def _resolve(spec: Model | str | None) -> Model:
     from .models import default_model, resolve
 
     return default_model() if spec is None else resolve(spec)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    try:
-        return orjson.loads(orjson.dumps(value))
-    except TypeError:
-        return str(value)
 
 
 class Agent:
@@ -287,6 +276,7 @@ class Agent:
                 for call in self.rows.calls(step.id):
                     if call.status not in s.CALL_DONE:
                         self._call_done(call, s.FAILED, error=f"the run ended ({status})")
+                        self._cancel_executor_call(call, status)
         if status == s.COMPLETED and self.ctx.parent:
             self.ctx.complete(text)
         return self._result(run)
@@ -489,7 +479,15 @@ class Agent:
                 self._call_done(call, s.FAILED, error=str(exc))
                 continue
             answer = self.rows.answer(call.id)
-            if tool.kind == "async":
+            if tool.kind == "executor" and answer is None:
+                if call.status == s.PENDING:
+                    # Enqueued in the commit that records the call as waiting: both or
+                    # neither, so a call is put on its executor's queue exactly once.
+                    self._save(call, status=s.AWAITING_RESULT)
+                    self.ctx.progress.operations.extend(self._enqueue(run, call, tool))
+                waiting = True
+                continue
+            if tool.kind in ("async", "executor"):
                 if answer is not None:
                     status: s.CallStatus = s.COMPLETED if answer.status == s.COMPLETED else s.FAILED
                     self._call_done(call, status, result=answer.result, error=answer.error)
@@ -556,7 +554,7 @@ class Agent:
                 break
             else:
                 view.output.move_to(self.ctx.progress)
-                self._call_done(call, s.COMPLETED, result=_jsonable(result), started=started)
+                self._call_done(call, s.COMPLETED, result=jsonable(result), started=started)
                 break
         # Not waited for: the next model call overlaps the commit, and the flush that
         # starts the next tools waits for it (flushes land in order).
@@ -576,6 +574,33 @@ class Agent:
             extra["duration_ms"] = int((time.perf_counter() - started) * 1000)
         self._save(
             call, status=status, result=result, error=error, finished_at=now_timestamp(), **extra
+        )
+
+    def _enqueue(self, run: RunRow, call: ToolCallRow, tool: Tool) -> list[Any]:
+        assert tool.executor is not None
+        return executor_queue.enqueue_operations(
+            executor_queue.Enqueue(
+                executor=tool.executor,
+                entity=self.ctx.url,
+                call_id=call.id,
+                run_id=run.id,
+                tool=tool.name,
+                args=dict(call.args),
+                idempotency_key=call.idempotency_key or f"{self.ctx.url}:{run.id}:{call.id}",
+                max_attempts=tool.retry.attempts,
+                backoff_seconds=tool.retry.backoff_seconds,
+            )
+        )
+
+    def _cancel_executor_call(self, call: ToolCallRow, status: str) -> None:
+        """A waiting executor call of a run that ended: cancelled on its queue, so that a
+        late result is refused (and recorded) instead of answering a finished run."""
+        tool = self.tools.get(call.name)
+        if tool is None or tool.executor is None or call.status != s.AWAITING_RESULT:
+            return
+        key = call.idempotency_key or f"{self.ctx.url}:{call.run_id}:{call.id}"
+        self.ctx.progress.operations.extend(
+            executor_queue.cancel_operations(tool.executor, key, f"the run ended ({status})")
         )
 
     # --- interruption ----------------------------------------------------------------

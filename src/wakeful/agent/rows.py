@@ -34,7 +34,7 @@ CallStatus = Literal[
 ]
 TextStatus = Literal["completed", "superseded"]
 AnswerStatus = Literal["completed", "failed", "approved", "denied"]
-CallKind = Literal["call", "async", "approval"]
+CallKind = Literal["call", "async", "approval", "executor"]
 
 # Statuses, each spelled once (``Final``: each is its own literal type, so one constant
 # serves every status type it belongs to).

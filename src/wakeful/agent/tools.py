@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
+import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from .executor_rows import ExecutorCall, check_name
 from .models.base import ToolSpec
 
 if TYPE_CHECKING:
     from ..entities.context import Context
 
-ToolKind = Literal["call", "async", "approval"]
+ToolKind = Literal["call", "async", "approval", "executor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,10 @@ class Tool:
     kind: ToolKind = "call"
     timeout: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: The executor that runs the tool's calls (``kind="executor"``), outside the handler.
+    executor: str | None = None
+    #: The parameter that receives the claimed :class:`ExecutorCall`, in an executor.
+    call_parameter: str | None = None
     _spec: ToolSpec | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -91,6 +97,17 @@ class Tool:
         values = self.validate(arguments)
         if self.context_parameter is not None:
             values[self.context_parameter] = context
+        return await self._invoke(values)
+
+    async def call_claimed(self, claimed: ExecutorCall) -> Any:
+        """Run a call an executor claimed (the tool's ``ExecutorCall`` parameter, if it
+        has one, receives it: its idempotency key is the same on every attempt)."""
+        values = self.validate(claimed.args)
+        if self.call_parameter is not None:
+            values[self.call_parameter] = claimed
+        return await self._invoke(values)
+
+    async def _invoke(self, values: dict[str, Any]) -> Any:
         if inspect.iscoroutinefunction(self.function):
             awaitable: Awaitable[Any] = self.function(**values)
         else:
@@ -99,6 +116,16 @@ class Tool:
             return await awaitable
         async with asyncio.timeout(self.timeout):
             return await awaitable
+
+
+def jsonable(value: Any) -> Any:
+    """A tool's result as JSON values (a model dumped; what JSON cannot hold, as text)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return str(value)
 
 
 def _description(function: Callable[..., Any]) -> str:
@@ -114,20 +141,32 @@ def tool(
     kind: ToolKind = "call",
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
+    executor: str | None = None,
 ) -> Any:
     """Make a tool from a function; usable bare (``@tool``) or with options.
 
     ``kind="async"``: the result comes later from outside (the run waits for it);
-    ``kind="approval"``: a person must approve each call before it runs."""
+    ``kind="approval"``: a person must approve each call before it runs;
+    ``executor="browser"``: the executor of that name runs each call, wherever it is
+    (a page, another process), and the run waits for its result without holding a worker.
+    """
+    if executor is not None:
+        check_name(executor)
+        if kind != "call":
+            raise TypeError("a tool run by an executor takes no other kind")
+        kind = "executor"
 
     def build(target: Callable[..., Any]) -> Tool:
         hints = get_type_hints(target)
         fields: dict[str, Any] = {}
-        context_parameter = None
+        context_parameter = call_parameter = None
         for parameter in inspect.signature(target).parameters.values():
             annotation = hints.get(parameter.name, Any)
             if annotation is ToolContext:
                 context_parameter = parameter.name
+                continue
+            if annotation is ExecutorCall:
+                call_parameter = parameter.name
                 continue
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 raise TypeError(f"tool {target.__name__}: *args and **kwargs are not supported")
@@ -146,6 +185,8 @@ def tool(
             kind=kind,
             timeout=timeout,
             retry=retry or RetryPolicy(),
+            executor=executor,
+            call_parameter=call_parameter,
         )
 
     if function is not None:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ..client.async_client import DEFAULT_URL
-from . import entities, entity_types, observe, server
+from . import entities, entity_types, executor, observe, server
 from .common import Connection
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ def _root(
 
 app.command()(server.serve)
 app.command()(server.worker)
+app.command()(executor.executor)
 app.command()(entities.spawn)
 app.command()(entities.send)
 app.command()(observe.observe)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from ..agent.executor_rows import ExecutorCall
 from ..entities.addressing import Address, check_id, check_type
 from ..errors import BadRequest as _OffsetError
 from ..errors import ErrorCode
@@ -505,6 +506,51 @@ class AsyncClient:
     async def deny(self, url: EntityRef, call_id: str, reason: str | None = None) -> None:
         """Deny a tool call that waits for approval; the model is told, with ``reason``."""
         await self._call("POST", f"{_call_path(url, call_id)}/deny", body={"reason": reason})
+
+    # -- executors: tool calls that run outside the handler ---------------------------
+
+    async def executor_calls(self, name: str, *, limit: int = 100) -> builtins.list[ExecutorCall]:
+        """The calls the executor ``name`` may claim now, oldest first."""
+        found = await self._json("GET", _executor_path(name), params={"limit": limit})
+        return [ExecutorCall.model_validate(item) for item in found["calls"]]
+
+    async def claim_call(
+        self, name: str, key: str, holder: str, *, lease_seconds: float = 30.0
+    ) -> ExecutorCall:
+        """Claim a call for ``holder``: :class:`~wakeful.CallClaimed` if another holds it,
+        :class:`~wakeful.CallNotClaimable` if it finished or waits to be retried."""
+        body = {"holder": holder, "lease_seconds": lease_seconds}
+        found = await self._json("POST", f"{_executor_path(name, key)}/claim", body=body)
+        return ExecutorCall.model_validate(found)
+
+    async def heartbeat_call(
+        self, call: ExecutorCall, *, lease_seconds: float = 30.0
+    ) -> ExecutorCall:
+        """Extend the lease of a claimed call (:class:`~wakeful.CallFenced` if lost)."""
+        body = {"generation": call.generation, "lease_seconds": lease_seconds}
+        path = f"{_executor_path(call.executor, call.key)}/heartbeat"
+        return ExecutorCall.model_validate(await self._json("POST", path, body=body))
+
+    async def complete_call(self, call: ExecutorCall, result: Any) -> ExecutorCall:
+        """Give a claimed call's result; refused (:class:`~wakeful.CallFenced`) if the claim
+        is no longer the current one."""
+        body = {"generation": call.generation, "result": result}
+        path = f"{_executor_path(call.executor, call.key)}/complete"
+        return ExecutorCall.model_validate(await self._json("POST", path, body=body))
+
+    async def fail_call(
+        self, call: ExecutorCall, error: str, *, retryable: bool = True
+    ) -> ExecutorCall:
+        """Fail a claimed call's attempt: retried while its tool's policy allows (and
+        ``retryable``), failed for good otherwise."""
+        body = {"generation": call.generation, "error": error, "retryable": retryable}
+        path = f"{_executor_path(call.executor, call.key)}/fail"
+        return ExecutorCall.model_validate(await self._json("POST", path, body=body))
+
+
+def _executor_path(name: str, key: str | None = None) -> str:
+    path = f"/v1/executors/{quote(name, safe='')}/calls"
+    return path if key is None else f"{path}/{quote(key, safe='')}"
 
 
 __all__ = ["DEFAULT_URL", "AsyncClient", "EntityRef", "ServerUnreachable", "ThreadRef"]

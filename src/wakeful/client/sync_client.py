@@ -146,3 +146,8 @@ class Client:
     tool_error = _blocking(AsyncClient.tool_error)
     approve = _blocking(AsyncClient.approve)
     deny = _blocking(AsyncClient.deny)
+    executor_calls = _blocking(AsyncClient.executor_calls)
+    claim_call = _blocking(AsyncClient.claim_call)
+    heartbeat_call = _blocking(AsyncClient.heartbeat_call)
+    complete_call = _blocking(AsyncClient.complete_call)
+    fail_call = _blocking(AsyncClient.fail_call)

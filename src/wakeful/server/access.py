@@ -181,9 +181,10 @@ class Access:
         principal = principal_of(request)
         route = request.scope.get("route")
         rule = ROUTES.get((request.method, getattr(route, "path", "")))
-        if rule is not None and rule.guard in ("any", "public", "chat", "usage"):
-            # A chat post names its thread in the body, and the usage route filters by the
-            # caller: each route checks for itself.
+        if rule is not None and rule.guard in ("any", "public", "chat", "usage", "executor"):
+            # A chat post names its thread in the body, an executor's call its entity in
+            # the queue's row, and the usage route filters by the caller: each route
+            # checks for itself.
             return
         if rule is not None and rule.guard == "admin":
             if not principal.admin:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from ..agent.answers import ToolAnswers
+from ..agent.executor_queue import ExecutorQueues
 from ..background import Background, make_storage
 from ..entities.definition import Registry
 from ..entities.service import EntityService
@@ -39,6 +40,7 @@ from .console import console_routes
 from .cors import ApiCorsMiddleware
 from .dispatch import WakefulApp
 from .entities_api import entities_router
+from .executors_api import executors_router
 from .limits import BodyLimitMiddleware, HeaderLimitMiddleware, RequestLimits
 from .passes_api import passes_router
 from .principals import Auth, load_auth, load_tokens_file, single_token
@@ -188,6 +190,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         )
     )
     app.include_router(usage_router(storage, guard))
+    app.include_router(executors_router(ExecutorQueues(storage), guard, access))
     app.state.thread_type = settings.thread_type
     if settings.thread_type in registry:
         threads = ThreadService(storage, registry, settings.thread_type)

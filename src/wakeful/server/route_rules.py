@@ -18,6 +18,8 @@ from .policy import Action
 #: types: the action on entity types; stream: the action on the stream by path;
 #: subscription: read and append on every stream the subscription covers; chat: the
 #: action on the thread the body names (the route checks it once it read the body);
+#: executor: the action on the entity of each call (the route checks it once it read the
+#: call);
 #: admin: an admin principal only; usage: any principal, the route showing it only its
 #: own usage; refused: a method the route answers with 405 (404 at the bare mount) for
 #: everyone.
@@ -30,6 +32,7 @@ Guard = Literal[
     "entity",
     "thread",
     "chat",
+    "executor",
     "types",
     "stream",
     "subscription",
@@ -67,6 +70,8 @@ class Rule:
                 f"`{self.action}` on the thread the body's `id` names (`spawn` on the type"
                 " to create it, `answer` to answer its tool calls)"
             )
+        if self.guard == "executor":
+            return "`answer` on the entity each call belongs to (a listing shows only those)"
         if self.guard == "types":
             return f"`{self.action}` on types" + (" (admin by default)" if self.action else "")
         noun = "the thread" if self.guard == "thread" else "the entity"
@@ -79,6 +84,7 @@ class Rule:
 
 E = "/v1/entities/{type_name}/{entity_id}"
 T = "/v1/threads/{thread_id}"
+X = "/v1/executors/{name}"
 DS = f"{MOUNT}/__ds"
 SUB = f"{DS}/subscriptions/{{id}}"
 
@@ -110,6 +116,13 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", f"{E}/tool-calls/{{call_id}}/error"): Rule("entity", "answer"),
     ("POST", f"{E}/tool-calls/{{call_id}}/approve"): Rule("entity", "answer"),
     ("POST", f"{E}/tool-calls/{{call_id}}/deny"): Rule("entity", "answer"),
+    ("GET", f"{X}/calls"): Rule("executor", "answer"),
+    ("GET", f"{X}/calls/{{key}}"): Rule("executor", "answer"),
+    ("POST", f"{X}/calls/{{key}}/claim"): Rule("executor", "answer"),
+    ("POST", f"{X}/calls/{{key}}/heartbeat"): Rule("executor", "answer"),
+    ("POST", f"{X}/calls/{{key}}/complete"): Rule("executor", "answer"),
+    ("POST", f"{X}/calls/{{key}}/fail"): Rule("executor", "answer"),
+    ("GET", f"{X}/refused"): Rule("executor", "answer"),
     ("GET", "/v1/threads"): Rule("thread", "list"),
     ("POST", "/v1/threads"): Rule("thread", "spawn"),
     ("GET", T): Rule("thread", "read"),
