@@ -100,6 +100,7 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/v1/usage"): Rule("usage"),
     ("GET", "/v1/types"): Rule("types", "read"),
     ("GET", "/v1/types/{type_name}"): Rule("types", "read"),
+    ("GET", "/v1/types/{type_name}/schema"): Rule("types", "read"),
     ("POST", "/v1/types"): Rule("types", "register"),
     ("DELETE", "/v1/types/{type_name}"): Rule("types", "register"),
     ("GET", "/v1/entities"): Rule("entity", "list"),
