@@ -237,6 +237,26 @@ async def test_the_pydantic_ai_agent_answers_with_its_structured_output(
     assert [step["status"] for step in steps.values()] == ["completed", "completed"]
 
 
+# -- OpenAI Agents SDK ---------------------------------------------------------------------
+
+
+async def test_the_openai_agents_agent_answers_with_its_tool(app_for: AppFactory) -> None:
+    client = await app_for(example("openai_agents_agent").registry)
+    response = await client.post("/v1/entities/concierge", json={"id": "c1", "message": "Paris?"})
+    assert response.status_code == 201, response.text
+    stream = "concierge/c1/main"
+    (run,) = await eventually(lambda: runs_done(client, stream), what="the run to end")
+    assert run["status"] == "completed", run.get("error")
+    assert run["output"] == "In Paris it is sunny, 21 °C."
+    (call,) = (await rows(client, stream, "tool_call")).values()
+    assert (call["name"], call["status"], call["result"]) == (
+        "get_weather",
+        "completed",
+        "sunny, 21 °C",
+    )
+    assert call["idempotency_key"] == f"/concierge/c1:{run['id']}:{call['id']}"
+
+
 # -- make run -----------------------------------------------------------------------------
 
 

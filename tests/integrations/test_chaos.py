@@ -1,6 +1,6 @@
-"""Chaos: a real ``wakeful worker`` running a pydantic-ai agent (the OpenAI SDK against
-the fake server) killed with SIGKILL at random points of one long run with two tools per
-step, and started again each time. Then:
+"""Chaos: a real ``wakeful worker`` running a pydantic-ai agent, or an OpenAI Agents SDK
+agent (each through the OpenAI SDK against the fake server), killed with SIGKILL at random
+points of one long run with two tools per step, and started again each time. Then:
 
 * the run completed;
 * no completed model call was requested again: every request the fake received carried
@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.fakes import FakeOpenAI, FakeToolCall, Reply
 from support.workers import Worker
 
@@ -37,9 +38,14 @@ from wakeful.streams.storage import open_storage
 from .pydantic_ai_chaos_types import TYPE
 
 SEED = int(os.environ.get("WAKEFUL_CHAOS_SEED", "20261207"))
-REGISTRY = "integrations.pydantic_ai_chaos_types:registry"
+REGISTRIES = {
+    "pydantic-ai": "integrations.pydantic_ai_chaos_types:registry",
+    "openai-agents": "integrations.openai_agents_chaos_types:registry",
+}
 STEPS = 16  # steps with tool calls the script offers
 KILLS = 8
+#: Kills per framework: a worker that imports the Agents SDK takes seconds to start.
+KILLS_OF = {"pydantic-ai": KILLS, "openai-agents": 4}
 ALIVE_SECONDS = (0.0, 0.6)  # once it has started working
 DRAIN_SECONDS = 60.0
 
@@ -76,11 +82,11 @@ async def read(database: Path, url: str) -> StateStore:
         await storage.stop()
 
 
-async def spawn(database: Path) -> str:
+async def spawn(database: Path, registry: str) -> str:
     storage = open_storage(str(database))
     await storage.start()
     try:
-        service = EntityService(storage, Registry.load(REGISTRY))
+        service = EntityService(storage, Registry.load(registry))
         info = await service.spawn(TYPE, "p1", message="Carry out the plan.")
         return info.url
     finally:
@@ -117,7 +123,8 @@ def assistant_texts(body: Any) -> set[str]:
     return {m["content"] for m in messages if m.get("role") == "assistant" and m.get("content")}
 
 
-async def test_kill_9_during_a_pydantic_ai_run(tmp_path: Path, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("framework", sorted(REGISTRIES))
+async def test_kill_9_during_a_run(framework: str, tmp_path: Path, monkeypatch: Any) -> None:
     rng = random.Random(SEED)
     fake = FakeOpenAI.shared()
     replies, index_of = script()
@@ -125,11 +132,11 @@ async def test_kill_9_during_a_pydantic_ai_run(tmp_path: Path, monkeypatch: Any)
     monkeypatch.setenv("WAKEFUL_FAKE_OPENAI_URL", fake.base_url)
     database = tmp_path / "agents.db"
     env = {"WAKEFUL_AGENT_CHAOS_DIR": str(tmp_path), "WAKEFUL_FAKE_OPENAI_URL": fake.base_url}
-    worker = Worker(REGISTRY, database, env)
-    url = await spawn(database)
+    worker = Worker(REGISTRIES[framework], database, env)
+    url = await spawn(database, REGISTRIES[framework])
     kills = 0
     try:
-        for _ in range(KILLS):
+        for _ in range(KILLS_OF[framework]):
             before = await tail(database, url)
             worker.start()
             await worker.started()
