@@ -213,48 +213,35 @@ async def test_manager_combines_its_workers_answers(app_for: AppFactory) -> None
     assert len(statuses) == 3
 
 
-# -- pydantic-ai ---------------------------------------------------------------------------
+# -- agents of other frameworks ------------------------------------------------------------
 
 
-async def test_the_pydantic_ai_agent_answers_with_its_structured_output(
-    app_for: AppFactory,
+@pytest.mark.parametrize(
+    ("module", "kind", "output"),
+    [
+        ("pydantic_ai_agent", "forecaster", {"city": "Paris", "summary": "sunny, 21 °C"}),
+        ("openai_agents_agent", "concierge", "In Paris it is sunny, 21 °C."),
+    ],
+)
+async def test_an_agent_of_another_framework_answers_with_its_tool(
+    app_for: AppFactory, module: str, kind: str, output: Any
 ) -> None:
-    client = await app_for(example("pydantic_ai_agent").registry)
-    response = await client.post("/v1/entities/forecaster", json={"id": "f1", "message": "Paris?"})
+    client = await app_for(example(module).registry)
+    response = await client.post(f"/v1/entities/{kind}", json={"id": "a1", "message": "Paris?"})
     assert response.status_code == 201, response.text
-    stream = "forecaster/f1/main"
+    stream = f"{kind}/a1/main"
     (run,) = await eventually(lambda: runs_done(client, stream), what="the run to end")
     assert run["status"] == "completed", run.get("error")
-    assert run["output"] == {"city": "Paris", "summary": "sunny, 21 °C"}
+    assert run["output"] == output
     (call,) = (await rows(client, stream, "tool_call")).values()
     assert (call["name"], call["status"], call["result"]) == (
         "get_weather",
         "completed",
         "sunny, 21 °C",
     )
-    assert call["idempotency_key"] == f"/forecaster/f1:{run['id']}:{call['id']}"
+    assert call["idempotency_key"] == f"/{kind}/a1:{run['id']}:{call['id']}"
     steps = await rows(client, stream, "step")
     assert [step["status"] for step in steps.values()] == ["completed", "completed"]
-
-
-# -- OpenAI Agents SDK ---------------------------------------------------------------------
-
-
-async def test_the_openai_agents_agent_answers_with_its_tool(app_for: AppFactory) -> None:
-    client = await app_for(example("openai_agents_agent").registry)
-    response = await client.post("/v1/entities/concierge", json={"id": "c1", "message": "Paris?"})
-    assert response.status_code == 201, response.text
-    stream = "concierge/c1/main"
-    (run,) = await eventually(lambda: runs_done(client, stream), what="the run to end")
-    assert run["status"] == "completed", run.get("error")
-    assert run["output"] == "In Paris it is sunny, 21 °C."
-    (call,) = (await rows(client, stream, "tool_call")).values()
-    assert (call["name"], call["status"], call["result"]) == (
-        "get_weather",
-        "completed",
-        "sunny, 21 °C",
-    )
-    assert call["idempotency_key"] == f"/concierge/c1:{run['id']}:{call['id']}"
 
 
 # -- make run -----------------------------------------------------------------------------
