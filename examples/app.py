@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from wakeful import Registry
 
-from . import approval, chat, manager, pydantic_ai_agent
+from . import approval, chat, executor, manager, pydantic_ai_agent
 
 registry = Registry()
 chat.register(registry)
 approval.register(registry)
 manager.register(registry)
+executor.register(registry)
 pydantic_ai_agent.register(registry)

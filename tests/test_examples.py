@@ -308,3 +308,35 @@ def test_make_runs_registry_serves_every_example() -> None:
             time.sleep(0.05)
         messages = httpx.get(f"{url}/v1/threads/{created['id']}/messages").json()
         assert "cloudy, 18 °C" in messages[-1]["content"]
+
+
+# -- executor -----------------------------------------------------------------------------
+
+
+async def test_executor_runs_the_page_tool_for_the_scout(app_for: AppFactory) -> None:
+    import asyncio
+
+    from wakeful import AsyncClient, Executor
+
+    module = example("executor")
+    client = await app_for(module.registry)
+    response = await client.post(
+        "/v1/entities/scout", json={"id": "s1", "message": "What is the page title of example.com?"}
+    )
+    assert response.status_code == 201, response.text
+    transport = httpx.ASGITransport(app=client._transport.app)  # type: ignore[attr-defined]
+    async with AsyncClient("http://wakeful.test", transport=transport) as api:
+        stop = asyncio.Event()
+        running = asyncio.create_task(Executor(module.tools, api, poll_seconds=0.05).run(stop))
+
+        async def answered() -> dict[str, Any] | None:
+            runs = list((await rows(client, "scout/s1/main", "run")).values())
+            return runs[-1] if runs and runs[-1]["status"] == "completed" else None
+
+        run = await eventually(answered, what="the scout's answer")
+        stop.set()
+        await running
+    calls = list((await rows(client, "scout/s1/main", "tool_call")).values())
+    assert [(call["name"], call["status"]) for call in calls] == [("page_title", "completed")]
+    assert "Welcome to" in calls[0]["result"]
+    assert "Welcome to" in run["text"]
