@@ -23,12 +23,14 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from typing import Any
 
     from ._extras import MissingExtra
+    from .agent.budgets import Budget, BudgetReason
     from .agent.executor_rows import ExecutorCall
     from .agent.loop import Agent, RunResult
     from .agent.mcp import MCPTools
     from .agent.models.base import Model, ModelError
     from .agent.models.test import TestModel
     from .agent.options import AgentOptions
+    from .agent.pricing import Price, Prices
     from .agent.tools import RetryPolicy, Tool, ToolContext, tool
     from .client import AsyncClient, Client, Entity, Event, Thread
     from .client.executor import Executor
@@ -110,6 +112,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
     # the agent loop and its tools
     "wakeful.agent.loop": ("Agent", "RunResult"),
     "wakeful.agent.options": ("AgentOptions",),
+    "wakeful.agent.budgets": ("Budget", "BudgetReason"),
+    "wakeful.agent.pricing": ("Price", "Prices"),
     "wakeful.agent.models.base": ("Model", "ModelError"),
     "wakeful.agent.models.test": ("TestModel",),
     "wakeful.agent.tools": ("Tool", "tool", "ToolContext", "RetryPolicy"),
@@ -193,6 +197,8 @@ __all__ = [
     "AsyncClient",
     "Auth",
     "BadRequest",
+    "Budget",
+    "BudgetReason",
     "CallClaimed",
     "CallFenced",
     "CallInfo",
@@ -234,6 +240,8 @@ __all__ = [
     "NotFound",
     "OffsetGone",
     "PayloadTooLarge",
+    "Price",
+    "Prices",
     "Principal",
     "Registry",
     "Reply",

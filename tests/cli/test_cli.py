@@ -241,3 +241,26 @@ def test_serve_and_worker_keep_their_options(wakeful: Callable[..., Result]) -> 
     assert "--concurrency" in ok(wakeful("worker", "--help"))
     refused = failed(wakeful("serve", "--host", "0.0.0.0"), 2)
     assert "refusing to serve 0.0.0.0 without a token" in " ".join(refused.split())
+
+
+def test_usage(wakeful: Callable[..., Result], server: Server) -> None:
+    with Client(server.url) as client:
+        client.create_thread("Hello there.", id="cli-usage")
+
+        def answered() -> bool:
+            runs = client.state("/thread/cli-usage").collection("run")
+            return any(run.get("status") == "completed" for _, run in runs.items())
+
+        until(answered, "the thread's answer")
+    found = as_json(
+        wakeful("usage", "--entity", "/thread/cli-usage", "--group-by", "entity", "--json")
+    )
+    (total,) = found
+    assert total["group"] == {"entity": "/thread/cli-usage"}
+    assert (
+        total["calls"] >= 1
+        and total["tokens"] == total["input_tokens"] + total["output_tokens"] > 0
+    )
+    table = ok(wakeful("usage", "--group-by", "type"))
+    assert "CALLS" in table and "thread" in table
+    assert "cannot group by 'colour'" in failed(wakeful("usage", "--group-by", "colour"))

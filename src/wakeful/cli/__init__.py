@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ..client.async_client import DEFAULT_URL
-from . import entities, entity_types, executor, observe, server
+from . import entities, entity_types, executor, observe, server, usage
 from .common import Connection
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ app.command()(observe.observe)
 app.command()(entities.ps)
 app.command()(entities.signal)
 app.command()(entities.kill)
+app.command()(usage.usage)
 app.add_typer(entity_types.app, name="types")
 
 

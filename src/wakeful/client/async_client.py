@@ -12,7 +12,7 @@ import asyncio
 import builtins
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -145,7 +145,7 @@ class AsyncClient:
         path: str,
         *,
         body: Any = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | builtins.list[str]] | None = None,
     ) -> httpx.Response:
         content = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json"} if content is not None else None
@@ -165,7 +165,7 @@ class AsyncClient:
         path: str,
         *,
         body: Any = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | builtins.list[str]] | None = None,
     ) -> Any:
         response = await self._call(method, path, body=body, params=params)
         try:
@@ -185,6 +185,37 @@ class AsyncClient:
         """The server's liveness answer (``{"status": "ok", "version": ...}``)."""
         found: dict[str, Any] = await self._json("GET", "/healthz")
         return found
+
+    async def usage(
+        self,
+        *,
+        entity: EntityRef | None = None,
+        type: str | None = None,
+        principal: str | None = None,
+        run: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        group_by: Sequence[str] = (),
+    ) -> builtins.list[dict[str, Any]]:
+        """Tokens and cost of model calls (``GET /v1/usage``), one total per group of
+        ``group_by`` (entity, type, principal, run, model, day); ``since`` and ``until``
+        are ISO 8601 times. A principal other than an admin sees only its own usage."""
+        given = {
+            "entity": address_of(entity).url if entity is not None else None,
+            "type": type,
+            "principal": principal,
+            "run": run,
+            "since": since,
+            "until": until,
+        }
+        params: dict[str, str | int | builtins.list[str]] = {
+            name: value for name, value in given.items() if value is not None
+        }
+        if group_by:
+            params["group_by"] = list(group_by)
+        found = await self._json("GET", "/v1/usage", params=params)
+        totals: builtins.list[dict[str, Any]] = found["totals"]
+        return totals
 
     # -- entity types -----------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class Client:
             self._loop.stop()
 
     health = _blocking(AsyncClient.health)
+    usage = _blocking(AsyncClient.usage)
     types = _blocking(AsyncClient.types)
     get_type = _blocking(AsyncClient.get_type)
     register_type = _blocking(AsyncClient.register_type)
