@@ -61,12 +61,9 @@ def executor(
     """Run tool calls that agents hand to an executor, beside the server."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     loaded = load_tools(tools)
-    try:
-        names = sorted({tool.executor for tool in loaded if tool.executor is not None})
-        if len(names) == 0:
-            raise ValueError("none of these tools names an executor")
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    names = sorted({tool.executor for tool in loaded if tool.executor is not None})
+    if not names:
+        raise typer.BadParameter(f"none of the tools of {tools!r} names an executor")
     target = connection(ctx, server, token)
     typer.echo(f"wakeful: executor for {', '.join(names)} at {target.url}")
     asyncio.run(_run(loaded, target.url, target.token, holder, lease_seconds, concurrency))
