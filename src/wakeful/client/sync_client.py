@@ -127,6 +127,7 @@ class Client:
     delete_type = _blocking(AsyncClient.delete_type)
     spawn = _blocking(AsyncClient.spawn)
     get = _blocking(AsyncClient.get)
+    fork = _blocking(AsyncClient.fork)
     list = _iterating(AsyncClient.list)
     send = _blocking(AsyncClient.send)
     signal = _blocking(AsyncClient.signal)
